@@ -1,0 +1,97 @@
+// XGROUP and XINFO: consumer groups (recorded, sharing one queue's tasks) and Redis-shaped
+// stream info with ezra's per-state counts added.
+import { UserError } from "../queue/errors.ts";
+import { formatId } from "../queue/ids.ts";
+import { invalidId, lower, text } from "./args.ts";
+import { writeEntry } from "./replies.ts";
+import type { Context } from "./types.ts";
+
+export function xgroupCreate(ctx: Context, args: Uint8Array[]): void {
+  const key = text(args[2]);
+  const group = text(args[3]);
+  const id = text(args[4]);
+  // The id is accepted and recorded nowhere: groups share every task of the queue.
+  if (id !== "$" && !/^\d+(-\d+)?$/.test(id)) throw invalidId();
+  let mkStream = false;
+  for (let i = 5; i < args.length; i++) {
+    const opt = lower(args[i]);
+    if (opt === "mkstream") mkStream = true;
+    else if (opt === "entriesread" && i + 1 < args.length) i++;
+    else throw new UserError("ERR", "syntax error");
+  }
+  if (!ctx.engine.createGroup(key, group, mkStream)) {
+    throw new UserError("BUSYGROUP", "Consumer Group name already exists");
+  }
+  ctx.session.reply.simple("OK");
+}
+
+export function xinfoStream(ctx: Context, args: Uint8Array[]): void {
+  const key = text(args[2]);
+  if (args.length > 3) throw new UserError("ERR", "syntax error");
+  const info = ctx.engine.streamInfo(key);
+  if (!info) throw new UserError("ERR", "no such key");
+  const reply = ctx.session.reply;
+  const { counts, settings } = info;
+  const length = counts.available + counts.in_flight + counts.done;
+  reply.map(16);
+  reply.bulk("length");
+  reply.integer(length);
+  reply.bulk("radix-tree-keys");
+  reply.integer(length);
+  reply.bulk("radix-tree-nodes");
+  reply.integer(length);
+  reply.bulk("last-generated-id");
+  reply.bulk(formatId(info.lastId));
+  reply.bulk("max-deleted-entry-id");
+  reply.bulk("0-0");
+  reply.bulk("entries-added");
+  reply.integer(info.entriesAdded);
+  reply.bulk("recorded-first-entry-id");
+  reply.bulk(info.first ? formatId(info.first.id) : "0-0");
+  reply.bulk("groups");
+  reply.integer(info.groups);
+  reply.bulk("first-entry");
+  if (info.first) writeEntry(reply, info.first);
+  else reply.nil();
+  reply.bulk("last-entry");
+  if (info.last) writeEntry(reply, info.last);
+  else reply.nil();
+  // ezra's own fields, after Redis's.
+  reply.bulk("ezra-available");
+  reply.integer(counts.available);
+  reply.bulk("ezra-in-flight");
+  reply.integer(counts.in_flight);
+  reply.bulk("ezra-done");
+  reply.integer(counts.done);
+  reply.bulk("ezra-dead");
+  reply.integer(counts.dead);
+  reply.bulk("ezra-visibility-timeout-ms");
+  reply.integer(settings.visibilityTimeoutMs);
+  reply.bulk("ezra-max-attempts");
+  reply.integer(settings.maxAttempts);
+}
+
+export function help(lines: string[]) {
+  return (ctx: Context): void => {
+    const reply = ctx.session.reply;
+    reply.array(lines.length);
+    for (const line of lines) reply.simple(line);
+  };
+}
+
+export const xgroupHelp = help([
+  "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+  "CREATE <key> <groupname> <id|$> [option]",
+  "    Create a new consumer group. ezra groups share all tasks of the queue (a work queue).",
+  "    Options are MKSTREAM (create the queue if missing) and ENTRIESREAD (accepted, ignored).",
+  "HELP",
+  "    Print this help.",
+]);
+
+export const xinfoHelp = help([
+  "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+  "STREAM <key>",
+  "    Show information about the stream, with ezra's counts per task state.",
+  "HELP",
+  "    Print this help.",
+]);

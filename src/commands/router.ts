@@ -1,0 +1,67 @@
+// Routes one decoded request: finds the command (and subcommand), checks arity and auth once,
+// runs the handler inside the current group-commit turn, and turns failures into error replies.
+import { SQLiteError } from "bun:sqlite";
+import { UserError } from "../queue/errors.ts";
+import { lower, text } from "./args.ts";
+import { TABLE } from "./table.ts";
+import type { CommandSpec, Context } from "./types.ts";
+
+const ERROR_ARG_PREVIEW_MAX = 128;
+
+function unknownCommand(args: Uint8Array[]): UserError {
+  let preview = "";
+  for (const arg of args.slice(1)) {
+    if (preview.length >= ERROR_ARG_PREVIEW_MAX) break;
+    preview += `'${text(arg).slice(0, ERROR_ARG_PREVIEW_MAX)}' `;
+  }
+  return new UserError("ERR", `unknown command '${text(args[0]).slice(0, ERROR_ARG_PREVIEW_MAX)}', with args beginning with: ${preview}`);
+}
+
+function arityOk(spec: CommandSpec, argc: number): boolean {
+  return spec.arity >= 0 ? argc === spec.arity : argc >= -spec.arity;
+}
+
+/** Finds the spec for a request, descending into subcommands; throws Redis's errors. */
+export function resolve(args: Uint8Array[]): CommandSpec {
+  let spec = TABLE.get(lower(args[0]));
+  if (!spec) throw unknownCommand(args);
+  let path = spec.name;
+  for (let depth = 1; spec.subcommands && (args.length > depth || spec.container); depth++) {
+    if (args.length <= depth) throw new UserError("ERR", `wrong number of arguments for '${path}' command`);
+    const sub: CommandSpec | undefined = spec.subcommands.find((s) => s.name === lower(args[depth]));
+    if (!sub) {
+      throw new UserError("ERR", `unknown subcommand '${text(args[depth]).slice(0, ERROR_ARG_PREVIEW_MAX)}'. Try ${path.replaceAll("|", " ").toUpperCase()} HELP.`);
+    }
+    spec = sub;
+    path = `${path}|${sub.name}`;
+  }
+  if (!arityOk(spec, args.length)) throw new UserError("ERR", `wrong number of arguments for '${path}' command`);
+  return spec;
+}
+
+export function dispatch(ctx: Context, args: Uint8Array[]): void {
+  const reply = ctx.session.reply;
+  const turn = ctx.engine.turn;
+  const mark = reply.mark();
+  try {
+    const spec = resolve(args);
+    if (!ctx.session.authenticated && !spec.flags.includes("noauth")) {
+      throw new UserError("NOAUTH", "Authentication required.");
+    }
+    turn.enter();
+    if (turn.failure) throw storageError(turn.failure);
+    spec.run(ctx, args);
+  } catch (err) {
+    reply.truncate(mark);
+    if (err instanceof UserError) return reply.error(err.reply);
+    if (err instanceof SQLiteError) {
+      turn.checkAfterError(err);
+      return reply.error(storageError(err).reply);
+    }
+    throw err;
+  }
+}
+
+export function storageError(err: Error): UserError {
+  return new UserError("ERR", `ezra storage error, nothing was stored: ${err.message}`);
+}

@@ -1,0 +1,199 @@
+// The task-queue core of the Redis Streams commands: XADD (push), XREADGROUP (pop), XACK,
+// XNACK, XDEL, XLEN. Parsing follows Redis's argument rules and error texts.
+import type { PushOptions, ReadRequest, ReadResult, TrimRule } from "../queue/engine.ts";
+import { syntaxError, UserError } from "../queue/errors.ts";
+import { formatId, parseAddId, parseId, type StreamId } from "../queue/ids.ts";
+import { integer, invalidId, lower, nonNegative, streamId, text } from "./args.ts";
+import { writeEntries, writeReadResult } from "./replies.ts";
+import type { Context } from "./types.ts";
+
+/** Most tasks one XREADGROUP claims per stream; COUNT above it (or COUNT 0) is capped to it. */
+export const READ_COUNT_MAX = 10_000;
+const TTL_SECONDS_MAX = 10 * 365 * 24 * 3600;
+const MAX_ATTEMPTS_MAX = 1_000_000;
+
+export function xadd(ctx: Context, args: Uint8Array[]): void {
+  const key = text(args[1]);
+  let i = 2;
+  let noMkStream = false;
+  let trim: TrimRule | null = null;
+  for (; i < args.length; i++) {
+    const opt = lower(args[i]);
+    if (opt === "nomkstream") noMkStream = true;
+    else if (opt === "maxlen" || opt === "minid") {
+      const parsed = parseTrimRule(args, i);
+      trim = parsed.rule;
+      i = parsed.next - 1;
+    } else break;
+  }
+  const spec = i < args.length ? parseAddId(text(args[i])) : null;
+  if (!spec) throw invalidId();
+  const pairs = args.slice(i + 1);
+  if (pairs.length === 0 || pairs.length % 2 !== 0) {
+    throw new UserError("ERR", "wrong number of arguments for 'xadd' command");
+  }
+  const options: PushOptions = { noMkStream };
+  const fields = takeReservedFields(pairs, options);
+  const id = ctx.engine.push(key, spec, fields, options);
+  if (id === null) return ctx.session.reply.nil();
+  if (trim) ctx.engine.trim(key, trim);
+  ctx.session.reply.bulk(formatId(id));
+}
+
+/** Reserved XADD fields set task options; they are not stored among the task's fields. */
+function takeReservedFields(pairs: Uint8Array[], options: PushOptions): Uint8Array[] {
+  const kept: Uint8Array[] = [];
+  for (let i = 0; i < pairs.length; i += 2) {
+    const name = pairs[i];
+    // Cheap length test first: most fields are neither "ttl" (3) nor "max_attempts" (12).
+    if (name.length === 3 && text(name) === "ttl") {
+      options.ttlSeconds = boundedInt(pairs[i + 1], "ttl", 1, TTL_SECONDS_MAX);
+    } else if (name.length === 12 && text(name) === "max_attempts") {
+      options.maxAttempts = boundedInt(pairs[i + 1], "max_attempts", 1, MAX_ATTEMPTS_MAX);
+    } else kept.push(name, pairs[i + 1]);
+  }
+  return kept;
+}
+
+function boundedInt(arg: Uint8Array, name: string, min: number, max: number): number {
+  const s = text(arg);
+  const n = /^\d{1,16}$/.test(s) ? Number(s) : NaN;
+  if (!(n >= min && n <= max)) throw new UserError("ERR", `invalid ${name} '${s}': expected a whole number from ${min} to ${max}`);
+  return n;
+}
+
+/** `MAXLEN|MINID [=|~] threshold [LIMIT count]` starting at args[at]. */
+export function parseTrimRule(args: Uint8Array[], at: number): { rule: TrimRule; next: number } {
+  const kind = lower(args[at]);
+  let i = at + 1;
+  if (i < args.length && (text(args[i]) === "=" || text(args[i]) === "~")) i++;
+  if (i >= args.length) throw syntaxError();
+  const threshold = args[i++];
+  let limit: number | null = null;
+  if (i + 1 < args.length && lower(args[i]) === "limit") {
+    limit = nonNegative(args[i + 1], "LIMIT");
+    i += 2;
+  }
+  if (kind === "maxlen") {
+    const maxLength = integer(threshold);
+    if (maxLength < 0) throw new UserError("ERR", "The MAXLEN argument must be >= 0.");
+    return { rule: { kind, maxLength, limit }, next: i };
+  }
+  const minId = parseId(text(threshold));
+  if (!minId) throw invalidId();
+  return { rule: { kind: "minid", minId, limit }, next: i };
+}
+
+export function xreadgroup(ctx: Context, args: Uint8Array[]): void {
+  const { session, engine } = ctx;
+  let group: string | null = null;
+  let consumer = "";
+  let count = 1;
+  let blockMs: number | null = null;
+  let noack = false;
+  let streamsAt = -1;
+  for (let i = 1; i < args.length && streamsAt < 0; i++) {
+    const opt = lower(args[i]);
+    const more = args.length - i - 1;
+    if (opt === "group" && more >= 2) {
+      group = text(args[++i]);
+      consumer = text(args[++i]);
+    } else if (opt === "count" && more >= 1) {
+      count = integer(args[++i]);
+      if (count <= 0 || count > READ_COUNT_MAX) count = READ_COUNT_MAX;
+    } else if (opt === "block" && more >= 1) {
+      const t = lower(args[++i]);
+      if (!/^-?\d{1,16}$/.test(t)) throw new UserError("ERR", "timeout is not an integer or out of range");
+      blockMs = Number(t);
+      if (blockMs < 0) throw new UserError("ERR", "timeout is negative");
+    } else if (opt === "noack") noack = true;
+    else if (opt === "streams") streamsAt = i + 1;
+    else throw syntaxError();
+  }
+  if (streamsAt < 0) throw syntaxError();
+  if (group === null) throw new UserError("ERR", "Missing GROUP option for XREADGROUP");
+  const rest = args.length - streamsAt;
+  if (rest === 0 || rest % 2 !== 0) {
+    throw new UserError(
+      "ERR",
+      "Unbalanced 'xreadgroup' list of streams: for each stream key an ID or '>' must be specified.",
+    );
+  }
+  const n = rest / 2;
+  const keys: string[] = [];
+  const ids: (StreamId | null)[] = [];
+  for (let k = 0; k < n; k++) {
+    keys.push(text(args[streamsAt + k]));
+    const idText = text(args[streamsAt + n + k]);
+    if (idText === ">") ids.push(null);
+    else if (idText === "$") {
+      throw new UserError(
+        "ERR",
+        "The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.",
+      );
+    } else {
+      const id = parseId(idText);
+      if (!id) throw invalidId();
+      ids.push(id);
+    }
+  }
+  const req: ReadRequest = { keys, group, consumer, count, noack };
+  if (ids.some((id) => id !== null)) return readHistory(ctx, req, ids);
+
+  const result = engine.read(req);
+  if (result.length > 0 || blockMs === null) return writeReadResult(session.reply, result);
+  const waiter = engine.block(
+    req,
+    blockMs,
+    (served) => {
+      writeReadResult(session.reply, served);
+      session.resume();
+    },
+    () => {
+      session.reply.nilArray();
+      session.resume();
+    },
+  );
+  session.suspend(() => engine.unblock(waiter));
+}
+
+/** Explicit ids: the consumer's own pending tasks, claiming nothing (`>` keys still claim). */
+function readHistory(ctx: Context, req: ReadRequest, ids: (StreamId | null)[]): void {
+  const result: ReadResult = [];
+  req.keys.forEach((key, k) => {
+    const after = ids[k];
+    const entries = after
+      ? ctx.engine.ownPending(key, req.group, req.consumer, after, req.count)
+      : ctx.engine.claim(key, req.group, req.consumer, req.count, req.noack);
+    if (after || entries.length > 0) result.push([key, entries]);
+  });
+  writeReadResult(ctx.session.reply, result);
+}
+
+export function xack(ctx: Context, args: Uint8Array[]): void {
+  const ids = args.slice(3).map((a) => streamId(a));
+  ctx.session.reply.integer(ctx.engine.ack(text(args[1]), ids));
+}
+
+export function xnack(ctx: Context, args: Uint8Array[]): void {
+  const key = text(args[1]);
+  const id = streamId(args[3]);
+  let reason: string | null = null;
+  if (args.length === 6 && lower(args[4]) === "reason") reason = text(args[5]);
+  else if (args.length !== 4) throw syntaxError();
+  if (!ctx.engine.nack(key, id, reason)) {
+    throw new UserError("ERR", `task ${formatId(id)} is not in flight in '${key}'`);
+  }
+  ctx.session.reply.simple("OK");
+}
+
+export function xdel(ctx: Context, args: Uint8Array[]): void {
+  const ids = args.slice(2).map((a) => streamId(a));
+  ctx.session.reply.integer(ctx.engine.delete(text(args[1]), ids));
+}
+
+export function xlen(ctx: Context, args: Uint8Array[]): void {
+  ctx.session.reply.integer(ctx.engine.length(text(args[1])));
+}
+
+export { writeEntries };

@@ -1,0 +1,88 @@
+// The command table: one entry per command (and subcommand) with Redis's arity convention.
+// Adding a command is adding a row here; the router does lookup, arity and auth checks.
+import { commandHandlers, ezraConfigGet, ezraConfigReset, ezraConfigSet, info } from "./admin.ts";
+import * as conn from "./connection.ts";
+import { help, xgroupCreate, xgroupHelp, xinfoHelp, xinfoStream } from "./groups.ts";
+import { xack, xadd, xdel, xlen, xnack, xreadgroup } from "./streams.ts";
+import type { CommandFlag, CommandSpec, Context } from "./types.ts";
+
+const cmd = (
+  name: string,
+  arity: number,
+  flags: CommandFlag[],
+  summary: string,
+  run: CommandSpec["run"],
+  subcommands?: CommandSpec[],
+): CommandSpec => ({ name, arity, flags, summary, run, subcommands });
+
+/** A command that only groups subcommands; the router never runs it. */
+const container = (name: string, flags: CommandFlag[], summary: string, subcommands: CommandSpec[]) =>
+  ({ ...cmd(name, -2, flags, summary, () => {}, subcommands), container: true });
+
+const commandIntrospection = commandHandlers(() => TABLE);
+
+const SPECS: CommandSpec[] = [
+  // streams: the task queue
+  cmd("xadd", -5, ["write"], "Push a task (append an entry to a queue).", xadd),
+  cmd("xreadgroup", -7, ["write", "blocking"], "Pop tasks: claim available tasks, or re-read own pending ones.", xreadgroup),
+  cmd("xack", -4, ["write"], "Acknowledge in-flight tasks as done.", xack),
+  cmd("xnack", -4, ["write"], "Give an in-flight task back (retry or dead letter), with an optional reason.", xnack),
+  cmd("xdel", -3, ["write"], "Delete tasks; an in-flight task is nacked instead.", xdel),
+  cmd("xlen", 2, ["readonly"], "Count the tasks waiting in a queue (dead tasks on <queue>::dead).", xlen),
+  container("xgroup", ["write"], "Consumer group commands.", [
+    cmd("create", -5, ["write"], "Record a consumer group (groups share all tasks).", xgroupCreate),
+    cmd("help", 2, [], "Show XGROUP help.", xgroupHelp),
+  ]),
+  container("xinfo", ["readonly"], "Stream introspection.", [
+    cmd("stream", -3, ["readonly"], "Show a queue's stream info and ezra's per-state counts.", xinfoStream),
+    cmd("help", 2, [], "Show XINFO help.", xinfoHelp),
+  ]),
+  // connection
+  cmd("hello", -1, ["noauth", "connection"], "Handshake: pick RESP2/RESP3, authenticate, name the client.", conn.hello),
+  cmd("auth", -2, ["noauth", "connection"], "Authenticate with the server password.", conn.auth),
+  cmd("quit", -1, ["noauth", "connection"], "Close the connection.", conn.quit),
+  cmd("ping", -1, ["connection"], "Ping the server.", conn.ping),
+  cmd("echo", 2, ["connection"], "Echo the argument.", conn.echo),
+  cmd("reset", 1, ["connection"], "Reset the connection state.", conn.reset),
+  cmd("select", 2, ["connection"], "Select database 0 (the only one).", conn.select),
+  container("client", ["connection"], "Client connection commands.", [
+    cmd("setname", 3, ["connection"], "Name this connection.", conn.clientSetName),
+    cmd("getname", 2, ["connection"], "This connection's name.", conn.clientGetName),
+    cmd("id", 2, ["connection"], "This connection's id.", conn.clientId),
+    cmd("setinfo", 4, ["connection"], "Record the client library's name and version.", conn.clientSetInfo),
+    cmd("no-evict", 3, ["connection"], "Accepted for compatibility; ezra evicts nothing.", conn.clientOnOff),
+    cmd("no-touch", 3, ["connection"], "Accepted for compatibility.", conn.clientOnOff),
+    cmd("info", 2, ["connection"], "Describe this connection.", conn.clientInfo),
+    cmd("list", -2, ["admin"], "Describe every connection.", conn.clientList),
+  ]),
+  // server
+  cmd("info", -1, ["admin"], "Server information, Redis-shaped, with ezra's fields.", info),
+  cmd("command", -1, ["connection"], "Command introspection.", (ctx) => commandIntrospection.all(ctx), [
+    cmd("count", 2, ["connection"], "Number of commands.", commandIntrospection.count),
+    cmd("list", -2, ["connection"], "Names of all commands.", commandIntrospection.list),
+    cmd("info", -2, ["connection"], "Details of commands.", commandIntrospection.info),
+    cmd("docs", -2, ["connection"], "Documentation of commands.", commandIntrospection.docs),
+  ]),
+  container("ezra", ["admin"], "ezra's own commands.", [
+    container("config", ["admin"], "Per-queue settings.", [
+      cmd("get", 4, ["readonly"], "EZRA CONFIG GET <queue>: the queue's settings.", ezraConfigGet),
+      cmd("set", -6, ["write"], "EZRA CONFIG SET <queue> <name> <value> [...]: change settings.", ezraConfigSet),
+      cmd("reset", -4, ["write"], "EZRA CONFIG RESET <queue> [name ...]: back to server defaults.", ezraConfigReset),
+    ]),
+    cmd("help", 2, [], "Show EZRA help.", (ctx: Context) => ezraHelp(ctx)),
+  ]),
+];
+
+const ezraHelp = help([
+  "EZRA <subcommand> [<arg> ...]. Subcommands are:",
+  "CONFIG GET <queue>",
+  "    The queue's settings (visibility_timeout and retention in seconds, max_attempts).",
+  "CONFIG SET <queue> <name> <value> [<name> <value> ...]",
+  "    Change settings at run time; they are persisted. Creates the queue if needed.",
+  "CONFIG RESET <queue> [<name> ...]",
+  "    Revert settings to the server-wide defaults.",
+  "HELP",
+  "    Print this help.",
+]);
+
+export const TABLE: Map<string, CommandSpec> = new Map(SPECS.map((s) => [s.name, s]));

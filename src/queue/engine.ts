@@ -1,0 +1,456 @@
+// The task-queue engine: push, claim, ack, nack, delete, groups and settings over the store,
+// with blocked workers and timers. It knows nothing of sockets or RESP; every front door
+// (TCP server, CLI, library) calls it. All work runs inside the current group-commit turn.
+import { decodeFields, encodeFields, type FieldValue } from "../store/fields.ts";
+import { type Durability, type MovedRow, type QueueRow, Store, type TaskRow } from "../store/store.ts";
+import { UserError } from "./errors.ts";
+import { type AddIdSpec, compareIds, formatId, nextAutoId, type StreamId } from "./ids.ts";
+import { Maintenance } from "./maintenance.ts";
+import { Turn } from "./turn.ts";
+import { type Waiter, Waiters } from "./waiters.ts";
+
+export const DEAD_SUFFIX = "::dead";
+
+export interface QueueDefaults {
+  visibilityTimeoutMs: number;
+  maxAttempts: number;
+  retentionMs: number;
+}
+
+export interface EngineOptions extends QueueDefaults {
+  dataDir: string;
+  durability: Durability;
+  blockedClientsMax: number;
+  now?: () => number;
+}
+
+export interface Entry {
+  id: StreamId;
+  fields: FieldValue[];
+  attempts: number;
+  maxAttempts: number;
+}
+
+export interface QueueSettings {
+  visibilityTimeoutMs: number | null;
+  maxAttempts: number | null;
+  retentionMs: number | null;
+}
+
+interface QueueState {
+  name: string;
+  last: StreamId;
+  entriesAdded: number;
+  settings: QueueSettings;
+  groups: Set<string>;
+  createdAt: number;
+  dirty: boolean;
+}
+
+export interface ReadRequest {
+  keys: string[];
+  group: string;
+  consumer: string;
+  count: number;
+  noack: boolean;
+}
+
+export type ReadResult = [key: string, entries: Entry[]][];
+
+export type TrimRule =
+  | { kind: "maxlen"; maxLength: number; limit: number | null }
+  | { kind: "minid"; minId: StreamId; limit: number | null };
+
+export interface PushOptions {
+  noMkStream?: boolean;
+  ttlSeconds?: number;
+  maxAttempts?: number;
+}
+
+export const isDeadView = (key: string) => key.endsWith(DEAD_SUFFIX);
+const baseQueue = (key: string) => (isDeadView(key) ? key.slice(0, -DEAD_SUFFIX.length) : key);
+
+export class Engine {
+  readonly store: Store;
+  readonly turn: Turn;
+  readonly now: () => number;
+  readonly defaults: QueueDefaults;
+  private readonly waiters = new Waiters<ReadRequest>();
+  private readonly maintenance: Maintenance;
+  private queues = new Map<string, QueueState>();
+  private readonly blockedClientsMax: number;
+
+  constructor(options: EngineOptions) {
+    this.now = options.now ?? Date.now;
+    this.defaults = {
+      visibilityTimeoutMs: options.visibilityTimeoutMs,
+      maxAttempts: options.maxAttempts,
+      retentionMs: options.retentionMs,
+    };
+    this.blockedClientsMax = options.blockedClientsMax;
+    this.store = new Store(options.dataDir, options.durability);
+    this.turn = new Turn(this.store);
+    this.maintenance = new Maintenance(this.store, this.turn, this.now, () => this.defaults.maxAttempts, (rows) =>
+      this.signalMoved(rows),
+    );
+    this.turn.beforeCommit(() => {
+      this.waiters.serveSignalled();
+      this.saveDirtyQueues();
+    });
+    this.turn.onFinish((failure) => {
+      if (!failure) return;
+      // The rollback undid this turn: drop cached state and re-read what is on disk.
+      this.waiters.clearSignals();
+      this.loadQueues();
+      this.maintenance.reschedule();
+    });
+    this.recover();
+    this.loadQueues();
+    this.maintenance.reschedule();
+  }
+
+  /** Restart recovery: every in-flight task goes back to available (or dead). Runs before listening. */
+  private recover(): void {
+    const sql = this.store.sql;
+    this.store.db.transaction(() => {
+      sql.releaseAllInFlight.run({ now: this.now(), def: this.defaults.maxAttempts, reason: null });
+    })();
+  }
+
+  private loadQueues(): void {
+    const queues = new Map<string, QueueState>();
+    for (const row of this.store.sql.allQueues.all() as QueueRow[]) {
+      const groups = new Set(this.store.sql.groupsOf.all(row.name).map((g) => g.name));
+      queues.set(row.name, {
+        name: row.name,
+        last: { ms: row.last_ms, seq: row.last_seq },
+        entriesAdded: row.entries_added,
+        settings: {
+          visibilityTimeoutMs: row.visibility_timeout_ms,
+          maxAttempts: row.max_attempts,
+          retentionMs: row.retention_ms,
+        },
+        groups,
+        createdAt: row.created_at,
+        dirty: false,
+      });
+    }
+    this.queues = queues;
+  }
+
+  private saveDirtyQueues(): void {
+    for (const q of this.queues.values()) {
+      if (!q.dirty) continue;
+      this.store.sql.saveQueueIds.run(q.name, q.last.ms, q.last.seq, q.entriesAdded);
+      q.dirty = false;
+    }
+  }
+
+  private signalMoved(rows: MovedRow[]): void {
+    for (const row of rows) this.waiters.signal(row.queue);
+  }
+
+  // --- queues and settings ------------------------------------------------------------
+
+  private queue(key: string): QueueState | undefined {
+    return this.queues.get(baseQueue(key));
+  }
+
+  private createQueue(name: string): QueueState {
+    const now = this.now();
+    this.store.sql.insertQueue.run(name, now);
+    const q: QueueState = {
+      name,
+      last: { ms: 0, seq: 0 },
+      entriesAdded: 0,
+      settings: { visibilityTimeoutMs: null, maxAttempts: null, retentionMs: null },
+      groups: new Set(),
+      createdAt: now,
+      dirty: false,
+    };
+    this.queues.set(name, q);
+    return q;
+  }
+
+  exists(key: string): boolean {
+    return this.queue(key) !== undefined;
+  }
+
+  queueNames(): string[] {
+    return [...this.queues.keys()];
+  }
+
+  effective(key: string): QueueDefaults {
+    const s = this.queue(key)?.settings;
+    return {
+      visibilityTimeoutMs: s?.visibilityTimeoutMs ?? this.defaults.visibilityTimeoutMs,
+      maxAttempts: s?.maxAttempts ?? this.defaults.maxAttempts,
+      retentionMs: s?.retentionMs ?? this.defaults.retentionMs,
+    };
+  }
+
+  settings(key: string): QueueSettings {
+    const q = this.queue(key);
+    if (!q) throw new UserError("ERR", "no such key");
+    return { ...q.settings };
+  }
+
+  /** Changes a queue's settings; `null` reverts one to the server default. Creates the queue. */
+  configure(key: string, changes: Partial<QueueSettings>): void {
+    if (isDeadView(key)) throw new UserError("ERR", `settings belong to '${baseQueue(key)}', not its dead-letter view`);
+    const q = this.queue(key) ?? this.createQueue(key);
+    const next = { ...q.settings, ...changes };
+    this.store.sql.saveQueueSettings.run(q.name, next.visibilityTimeoutMs, next.maxAttempts, next.retentionMs);
+    q.settings = next;
+  }
+
+  // --- push -------------------------------------------------------------------------------
+
+  push(key: string, spec: AddIdSpec, fields: Uint8Array[], options: PushOptions = {}): StreamId | null {
+    if (isDeadView(key)) {
+      throw new UserError("ERR", `'${key}' is the dead-letter view of '${baseQueue(key)}'; push to '${baseQueue(key)}'`);
+    }
+    let q = this.queue(key);
+    if (!q) {
+      if (options.noMkStream) return null;
+      q = this.createQueue(key);
+    }
+    const now = this.now();
+    const id = this.nextId(q, spec, now);
+    const expiresAt = options.ttlSeconds !== undefined ? now + options.ttlSeconds * 1000 : null;
+    this.store.sql.insertTask.run(q.name, id.ms, id.seq, encodeFields(fields), options.maxAttempts ?? null, expiresAt, now);
+    q.last = id;
+    q.entriesAdded++;
+    q.dirty = true;
+    if (expiresAt !== null) this.maintenance.dueBy(expiresAt);
+    this.waiters.signal(q.name);
+    return id;
+  }
+
+  private nextId(q: QueueState, spec: AddIdSpec, now: number): StreamId {
+    let id: StreamId | null;
+    if (spec.kind === "auto") id = nextAutoId(q.last, now);
+    else if (spec.kind === "autoSeq") id = spec.ms === q.last.ms ? nextAutoId(q.last, spec.ms) : { ms: spec.ms, seq: 0 };
+    else id = spec.id;
+    if (id === null) throw new UserError("ERR", "The stream has exhausted the last possible ID, unable to add more items");
+    if (spec.kind === "explicit" && id.ms === 0 && id.seq === 0) {
+      throw new UserError("ERR", "The ID specified in XADD must be greater than 0-0");
+    }
+    if (compareIds(id, q.last) <= 0) {
+      throw new UserError("ERR", "The ID specified in XADD is equal or smaller than the target stream top item");
+    }
+    return id;
+  }
+
+  /** XADD/XTRIM trimming, as Redis does it: oldest entries first, whatever their state. */
+  trim(key: string, rule: TrimRule): number {
+    if (!this.queue(key)) return 0;
+    const limit = rule.limit ?? Number.MAX_SAFE_INTEGER;
+    if (rule.kind === "maxlen") return this.store.sql.trimToLength.run(key, rule.maxLength, limit).changes;
+    return this.store.sql.trimBelowId.run(key, rule.minId.ms, rule.minId.seq, limit).changes;
+  }
+
+  // --- pop --------------------------------------------------------------------------------
+
+  private touchGroup(key: string, group: string, consumer: string, active: boolean): void {
+    const q = this.queue(key) ?? this.createQueue(baseQueue(key));
+    if (!q.groups.has(group)) {
+      this.store.sql.insertGroup.run(q.name, group, this.now());
+      q.groups.add(group);
+    }
+    this.store.sql.touchConsumer.run(q.name, group, consumer, this.now(), active ? this.now() : null);
+  }
+
+  /** Claims up to `count` tasks from one queue (or dead view), oldest first. */
+  claim(key: string, group: string, consumer: string, count: number, noack: boolean): Entry[] {
+    const now = this.now();
+    const dead = isDeadView(key);
+    const { visibilityTimeoutMs, retentionMs, maxAttempts } = this.effective(key);
+    const rows = this.store.sql.claim.all({
+      status: noack ? "done" : "in_flight",
+      inc: dead ? 0 : 1,
+      worker: consumer,
+      grp: group,
+      lease: noack ? null : now + visibilityTimeoutMs,
+      now,
+      finished: noack ? now : null,
+      purge: noack ? (dead ? now : now + retentionMs) : null,
+      queue: key,
+      from: dead ? "dead" : "available",
+      count,
+    });
+    if (rows.length === 0) return [];
+    this.touchGroup(key, group, consumer, true);
+    if (noack) this.maintenance.dueBy(dead ? now : now + retentionMs);
+    else this.maintenance.dueBy(now + visibilityTimeoutMs);
+    return toEntries(rows, maxAttempts);
+  }
+
+  /** XREADGROUP with `>`: claims from each key; an empty result means nothing was available. */
+  read(req: ReadRequest): ReadResult {
+    const result: ReadResult = [];
+    for (const key of req.keys) {
+      const entries = this.claim(key, req.group, req.consumer, req.count, req.noack);
+      if (entries.length > 0) result.push([key, entries]);
+    }
+    if (result.length === 0) for (const key of req.keys) this.touchGroup(key, req.group, req.consumer, false);
+    return result;
+  }
+
+  /** XREADGROUP with an explicit id: this consumer's own in-flight tasks after `after`. */
+  ownPending(key: string, group: string, consumer: string, after: StreamId, count: number): Entry[] {
+    this.touchGroup(key, group, consumer, false);
+    const rows = this.store.sql.ownPending.all(key, consumer, group, after.ms, after.seq, count);
+    return toEntries(rows, this.effective(key).maxAttempts);
+  }
+
+  /** Blocks a reader until a task arrives (resolve) or `timeoutMs` passes (0: forever). */
+  block(req: ReadRequest, timeoutMs: number, resolve: (result: ReadResult) => void, onTimeout: () => void): Waiter<ReadRequest> {
+    if (this.waiters.count >= this.blockedClientsMax) {
+      throw new UserError("ERR", `max number of blocked clients reached (${this.blockedClientsMax}); raise --blocked-clients-max`);
+    }
+    const tryServe = (queue: string): boolean => {
+      const entries = this.claim(queue, req.group, req.consumer, req.count, req.noack);
+      if (entries.length === 0) return false;
+      resolve([[queue, entries]]);
+      return true;
+    };
+    return this.waiters.add(req.keys, timeoutMs, req, tryServe, onTimeout);
+  }
+
+  unblock(waiter: Waiter<ReadRequest>): void {
+    this.waiters.remove(waiter);
+  }
+
+  get blockedCount(): number {
+    return this.waiters.count;
+  }
+
+  // --- finish -----------------------------------------------------------------------------
+
+  /** XACK: acknowledges in-flight tasks; returns how many were in flight. */
+  ack(key: string, ids: StreamId[]): number {
+    const now = this.now();
+    const sql = this.store.sql;
+    let acked = 0;
+    if (isDeadView(key)) {
+      for (const id of ids) acked += sql.deleteInFlight.run(key, id.ms, id.seq).changes;
+      return acked;
+    }
+    const purgeAt = now + this.effective(key).retentionMs;
+    for (const id of ids) acked += sql.ack.run(key, id.ms, id.seq, now, purgeAt).changes;
+    if (acked > 0) this.maintenance.dueBy(purgeAt);
+    return acked;
+  }
+
+  /** Ends a delivery without success: back to available, or to the dead view. False if not in flight. */
+  nack(key: string, id: StreamId, reason: string | null): boolean {
+    const moved = this.store.sql.release.all({
+      queue: key,
+      ms: id.ms,
+      seq: id.seq,
+      now: this.now(),
+      def: this.defaults.maxAttempts,
+      reason,
+    });
+    this.signalMoved(moved);
+    return moved.length > 0;
+  }
+
+  /** XDEL: nacks in-flight tasks, deletes any other; returns how many ids were affected. */
+  delete(key: string, ids: StreamId[]): number {
+    let affected = 0;
+    for (const id of ids) {
+      const row = this.store.sql.taskStatus.get(key, id.ms, id.seq);
+      if (!row) continue;
+      if (row.status === "in_flight") affected += this.nack(key, id, "deleted while in flight (XDEL)") ? 1 : 0;
+      else affected += this.store.sql.deleteTask.run(key, id.ms, id.seq).changes;
+    }
+    return affected;
+  }
+
+  // --- groups and inspection ----------------------------------------------------------------
+
+  /** XGROUP CREATE: false when the group already exists. */
+  createGroup(key: string, group: string, mkStream: boolean): boolean {
+    let q = this.queue(key);
+    if (!q) {
+      if (!mkStream) {
+        throw new UserError(
+          "ERR",
+          "The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.",
+        );
+      }
+      q = this.createQueue(baseQueue(key));
+    }
+    if (q.groups.has(group)) return false;
+    this.store.sql.insertGroup.run(q.name, group, this.now());
+    q.groups.add(group);
+    return true;
+  }
+
+  groups(key: string): string[] {
+    return [...(this.queue(key)?.groups ?? [])];
+  }
+
+  /** XLEN: tasks waiting; on a dead view, dead tasks. */
+  length(key: string): number {
+    return this.store.sql.countStatus.get(key, isDeadView(key) ? "dead" : "available")?.n ?? 0;
+  }
+
+  counts(key: string): Record<"available" | "in_flight" | "done" | "dead", number> {
+    const counts = { available: 0, in_flight: 0, done: 0, dead: 0 };
+    for (const row of this.store.sql.countByStatus.all(key)) counts[row.status as keyof typeof counts] = row.n;
+    if (!isDeadView(key)) counts.dead = this.store.sql.countStatus.get(key + DEAD_SUFFIX, "dead")?.n ?? 0;
+    return counts;
+  }
+
+  streamInfo(key: string) {
+    const q = this.queue(key);
+    if (!q) return null;
+    const first = this.store.sql.firstTask.get(key);
+    const last = this.store.sql.lastTask.get(key);
+    const maxAttempts = this.effective(key).maxAttempts;
+    return {
+      lastId: q.last,
+      entriesAdded: q.entriesAdded,
+      groups: q.groups.size,
+      first: first ? toEntries([first], maxAttempts)[0] : null,
+      last: last ? toEntries([last], maxAttempts)[0] : null,
+      counts: this.counts(key),
+      settings: this.effective(key),
+    };
+  }
+
+  // --- shutdown ---------------------------------------------------------------------------
+
+  /** Every blocked reader, oldest first, removed from waiting (shutdown answers them). */
+  drainWaiters(): ReadRequest[] {
+    const all = this.waiters.all();
+    for (const w of all) {
+      this.waiters.remove(w);
+      w.onTimeout();
+    }
+    return all.map((w) => w.payload);
+  }
+
+  close(): void {
+    this.maintenance.stop();
+    this.turn.finish();
+    this.store.close();
+  }
+}
+
+function toEntries(rows: TaskRow[], queueMaxAttempts: number): Entry[] {
+  const entries = rows.map((row) => ({
+    id: { ms: row.ms, seq: row.seq },
+    fields: decodeFields(row.fields),
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts ?? queueMaxAttempts,
+  }));
+  // RETURNING gives no order guarantee; workers expect oldest first.
+  if (entries.length > 1) entries.sort((a, b) => compareIds(a.id, b.id));
+  return entries;
+}
+
+export { formatId };

@@ -1,0 +1,80 @@
+// Workers blocked in XREADGROUP, per queue, oldest first. A waiter is in the set of every
+// queue it waits on and leaves all of them at once when served, timed out or disconnected.
+
+export interface Waiter<T> {
+  readonly keys: string[];
+  readonly order: number;
+  /** Tries to serve the waiter from `queue`; true when it got something and is done. */
+  readonly tryServe: (queue: string) => boolean;
+  readonly onTimeout: () => void;
+  timer: ReturnType<typeof setTimeout> | null;
+  active: boolean;
+  payload: T;
+}
+
+export class Waiters<T> {
+  private readonly byQueue = new Map<string, Set<Waiter<T>>>();
+  private readonly signalled = new Set<string>();
+  private nextOrder = 0;
+  count = 0;
+
+  add(keys: string[], timeoutMs: number, payload: T, tryServe: (queue: string) => boolean, onTimeout: () => void): Waiter<T> {
+    const waiter: Waiter<T> = { keys, order: this.nextOrder++, tryServe, onTimeout, timer: null, active: true, payload };
+    for (const key of keys) {
+      let set = this.byQueue.get(key);
+      if (!set) this.byQueue.set(key, (set = new Set()));
+      set.add(waiter);
+    }
+    if (timeoutMs > 0) {
+      waiter.timer = setTimeout(() => {
+        if (!waiter.active) return;
+        this.remove(waiter);
+        waiter.onTimeout();
+      }, timeoutMs);
+    }
+    this.count++;
+    return waiter;
+  }
+
+  remove(waiter: Waiter<T>): void {
+    if (!waiter.active) return;
+    waiter.active = false;
+    if (waiter.timer) clearTimeout(waiter.timer);
+    for (const key of waiter.keys) {
+      const set = this.byQueue.get(key);
+      if (!set) continue;
+      set.delete(waiter);
+      if (set.size === 0) this.byQueue.delete(key);
+    }
+    this.count--;
+  }
+
+  /** Notes that `queue` may have work; waiters are served once, before the turn commits. */
+  signal(queue: string): void {
+    if (this.byQueue.has(queue)) this.signalled.add(queue);
+  }
+
+  /** Serves signalled queues, oldest waiter first, until a queue runs dry or has no waiters. */
+  serveSignalled(): void {
+    for (const queue of this.signalled) {
+      this.signalled.delete(queue);
+      const set = this.byQueue.get(queue);
+      if (!set) continue;
+      for (const waiter of set) {
+        if (!waiter.tryServe(queue)) break;
+        this.remove(waiter);
+      }
+    }
+  }
+
+  clearSignals(): void {
+    this.signalled.clear();
+  }
+
+  /** Every active waiter, oldest first (for shutdown). */
+  all(): Waiter<T>[] {
+    const seen = new Set<Waiter<T>>();
+    for (const set of this.byQueue.values()) for (const w of set) seen.add(w);
+    return [...seen].sort((a, b) => a.order - b.order);
+  }
+}

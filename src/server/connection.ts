@@ -1,0 +1,186 @@
+// One client connection: decodes requests, runs them through the router in order, buffers
+// replies until the turn commits, then writes them in one socket write. Blocked reads suspend
+// the command stream; pending output past the soft limit pauses it (backpressure).
+import type { Socket } from "bun";
+import { dispatch, storageError } from "../commands/router.ts";
+import type { Context, ServerFacts, Session } from "../commands/types.ts";
+import type { Engine } from "../queue/engine.ts";
+import { ProtocolError, RequestDecoder } from "../resp/decoder.ts";
+import { ReplyWriter } from "../resp/encoder.ts";
+import type { Limits } from "./limits.ts";
+
+/** Commands one connection runs per turn before others get a go (fairness). */
+const COMMANDS_PER_TURN_MAX = 4096;
+
+export interface ConnectionHost {
+  readonly engine: Engine;
+  readonly facts: ServerFacts;
+  readonly limits: Limits;
+  markDirty(conn: Connection): void;
+  log(message: string): void;
+}
+
+export class Connection implements Session {
+  readonly reply = new ReplyWriter();
+  readonly connectedAt = Date.now();
+  name: string | null = null;
+  libName: string | null = null;
+  libVersion: string | null = null;
+  authenticated: boolean;
+  private readonly decoder: RequestDecoder;
+  private readonly ctx: Context;
+  private unwritten: Uint8Array | null = null;
+  private suspendedUntilReply: (() => void) | null = null;
+  private closing = false;
+  private closed = false;
+  /** Where this turn's replies start in `reply`, and how many there are (for rollback). */
+  private turnMark = -1;
+  private turnReplies = 0;
+
+  constructor(
+    readonly id: number,
+    private readonly socket: Socket<Connection>,
+    private readonly host: ConnectionHost,
+  ) {
+    this.authenticated = host.facts.password === null;
+    this.decoder = new RequestDecoder({
+      bulkBytesMax: host.limits.bulkBytesMax,
+      argsMax: host.limits.argsMax,
+      inlineBytesMax: host.limits.inlineBytesMax,
+    });
+    this.ctx = { engine: host.engine, server: host.facts, session: this };
+  }
+
+  get remoteAddress(): string {
+    return `${this.socket.remoteAddress}:${(this.socket as unknown as { remotePort?: number }).remotePort ?? 0}`;
+  }
+
+  get pendingOutputBytes(): number {
+    return (this.unwritten?.byteLength ?? 0) + this.reply.length;
+  }
+
+  onData(chunk: Uint8Array): void {
+    if (this.closing) return;
+    this.decoder.push(chunk);
+    if (this.decoder.bufferedBytes > this.host.limits.inputBytesMax) {
+      return this.fail(`ERR client input buffer over ${this.host.limits.inputBytesMax} bytes (--input-bytes-max); closing`);
+    }
+    this.process();
+  }
+
+  /** Runs buffered commands until blocked, paused by backpressure, or out of input. */
+  process(): void {
+    const turn = this.host.engine.turn;
+    for (let n = 0; n < COMMANDS_PER_TURN_MAX; n++) {
+      if (this.suspendedUntilReply || this.closing || this.outputPaused()) return;
+      let args: Uint8Array[] | null;
+      try {
+        args = this.decoder.next();
+      } catch (err) {
+        if (err instanceof ProtocolError) return this.fail(`ERR ${err.message}`);
+        throw err;
+      }
+      if (!args) return;
+      turn.enter();
+      this.beginTurnOutput();
+      dispatch(this.ctx, args);
+      if (!this.suspendedUntilReply) this.turnReplies++;
+    }
+    // More input than one turn's share: carry on in a later turn.
+    setImmediate(() => this.process());
+  }
+
+  private beginTurnOutput(): void {
+    if (this.turnMark < 0) {
+      this.turnMark = this.reply.mark();
+      this.host.markDirty(this);
+    }
+  }
+
+  private outputPaused(): boolean {
+    return this.pendingOutputBytes > this.host.limits.replyPauseBytes;
+  }
+
+  suspend(onClose: () => void): void {
+    this.suspendedUntilReply = onClose;
+  }
+
+  resume(): void {
+    this.suspendedUntilReply = null;
+    // A served or timed-out read writes its reply; it goes out with the turn's commit.
+    this.host.engine.turn.enter();
+    this.beginTurnOutput();
+    this.turnReplies++;
+  }
+
+  closeAfterReply(): void {
+    this.closing = true;
+  }
+
+  /** Called once the turn has committed (or failed): send this turn's replies. */
+  afterTurn(failure: Error | null): void {
+    if (failure && this.turnMark >= 0) {
+      // Nothing of this turn reached the disk: no reply may claim otherwise.
+      this.reply.truncate(this.turnMark);
+      const message = storageError(failure).reply;
+      for (let i = 0; i < this.turnReplies; i++) this.reply.error(message);
+    }
+    this.turnMark = -1;
+    this.turnReplies = 0;
+    this.flush();
+    if (!this.suspendedUntilReply && !this.closing && this.decoder.bufferedBytes > 0) this.process();
+  }
+
+  private flush(): void {
+    if (this.closed) return;
+    if (this.reply.length > 0) {
+      const bytes = this.reply.take();
+      this.unwritten = this.unwritten ? concat(this.unwritten, bytes) : bytes;
+    }
+    if (this.unwritten) {
+      const written = this.socket.write(this.unwritten);
+      this.unwritten = written >= this.unwritten.byteLength ? null : this.unwritten.subarray(Math.max(0, written));
+    }
+    if (this.unwritten && this.unwritten.byteLength > this.host.limits.replyBytesMax) {
+      this.host.log(`closing client ${this.id}: ${this.unwritten.byteLength} reply bytes unread (--reply-bytes-max)`);
+      return this.destroy();
+    }
+    if (!this.unwritten && this.closing) this.socket.end();
+  }
+
+  onDrain(): void {
+    const wasPaused = this.outputPaused();
+    this.flush();
+    if (wasPaused && !this.outputPaused()) this.process();
+  }
+
+  /** Protocol error or limit: reply with the error, then close; other clients are unaffected. */
+  private fail(message: string): void {
+    this.host.engine.turn.enter();
+    this.beginTurnOutput();
+    this.reply.error(message);
+    this.turnReplies++;
+    this.closing = true;
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.end();
+  }
+
+  onClose(): void {
+    this.closed = true;
+    this.closing = true;
+    const cancel = this.suspendedUntilReply;
+    this.suspendedUntilReply = null;
+    cancel?.();
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.byteLength + b.byteLength);
+  out.set(a, 0);
+  out.set(b, a.byteLength);
+  return out;
+}
