@@ -51,8 +51,10 @@ export class Server implements ConnectionHost {
       boundPort = p;
     };
     engine.turn.onFinish((failure) => {
-      for (const conn of this.dirty) conn.afterTurn(failure);
+      // Copy first: afterTurn may run more commands, which open the next turn and mark again.
+      const touched = [...this.dirty];
       this.dirty.clear();
+      for (const conn of touched) conn.afterTurn(failure);
     });
   }
 
