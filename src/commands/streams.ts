@@ -145,14 +145,8 @@ export function xreadgroup(ctx: Context, args: Uint8Array[]): void {
   const waiter = engine.block(
     req,
     blockMs,
-    (served) => {
-      writeReadResult(session.reply, served);
-      session.resume();
-    },
-    () => {
-      session.reply.nilArray();
-      session.resume();
-    },
+    (served) => session.resume((reply) => writeReadResult(reply, served)),
+    () => session.resume((reply) => reply.nilArray()),
   );
   session.suspend(() => engine.unblock(waiter));
 }

@@ -14,8 +14,8 @@ export interface Session {
   authenticated: boolean;
   /** Stops running this connection's commands until resume() (a blocked read). */
   suspend(onClose: () => void): void;
-  /** Resumes after a suspended command wrote its reply. */
-  resume(): void;
+  /** Ends a suspension: writes the deferred reply (in the current turn) and runs later commands. */
+  resume(writeReply: (reply: ReplyWriter) => void): void;
   /** Closes the connection once the pending replies are written (QUIT). */
   closeAfterReply(): void;
 }

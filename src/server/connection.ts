@@ -105,11 +105,12 @@ export class Connection implements Session {
     this.suspendedUntilReply = onClose;
   }
 
-  resume(): void {
+  resume(writeReply: (reply: ReplyWriter) => void): void {
     this.suspendedUntilReply = null;
-    // A served or timed-out read writes its reply; it goes out with the turn's commit.
+    // The deferred reply belongs to the current turn (mark first, so a rollback can drop it).
     this.host.engine.turn.enter();
     this.beginTurnOutput();
+    writeReply(this.reply);
     this.turnReplies++;
   }
 
