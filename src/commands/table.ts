@@ -4,6 +4,9 @@ import { commandHandlers, ezraConfigGet, ezraConfigReset, ezraConfigSet, info } 
 import * as conn from "./connection.ts";
 import { help, xgroupCreate, xgroupHelp, xinfoHelp, xinfoStream } from "./groups.ts";
 import { xack, xadd, xdel, xlen, xnack, xreadgroup } from "./streams.ts";
+import * as keyspace from "./keyspace.ts";
+import * as lists from "./lists.ts";
+import { xrange, xread, xrevrange, xtrim } from "./ranges.ts";
 import type { CommandFlag, CommandSpec, Context } from "./types.ts";
 
 const cmd = (
@@ -29,6 +32,26 @@ const SPECS: CommandSpec[] = [
   cmd("xnack", -4, ["write"], "Give an in-flight task back (retry or dead letter), with an optional reason.", xnack),
   cmd("xdel", -3, ["write"], "Delete tasks; an in-flight task is nacked instead.", xdel),
   cmd("xlen", 2, ["readonly"], "Count the tasks waiting in a queue (dead tasks on <queue>::dead).", xlen),
+  cmd("xrange", -4, ["readonly"], "Read entries in an id range, oldest first, claiming nothing.", xrange),
+  cmd("xrevrange", -4, ["readonly"], "Read entries in an id range, newest first, claiming nothing.", xrevrange),
+  cmd("xread", -4, ["readonly", "blocking"], "Read entries after an id (or wait for new ones), claiming nothing.", xread),
+  cmd("xtrim", -4, ["write"], "Delete the oldest entries of a queue (MAXLEN/MINID), whatever their state.", xtrim),
+  // keyspace: a key is a queue, or a <queue>::dead view that holds tasks
+  cmd("del", -2, ["write"], "Delete queues with all their tasks, groups and settings.", keyspace.del),
+  cmd("unlink", -2, ["write"], "Same as DEL.", keyspace.del),
+  cmd("exists", -2, ["readonly"], "Count how many of the given keys exist.", keyspace.exists),
+  cmd("type", 2, ["readonly"], "The type of a key: stream, or none.", keyspace.type),
+  cmd("scan", -2, ["readonly"], "Iterate over queue names (MATCH, COUNT, TYPE).", keyspace.scan),
+  cmd("keys", 2, ["readonly"], "Queue names matching a glob pattern.", keyspace.keys),
+  cmd("dbsize", 1, ["readonly"], "Number of keys (queues and non-empty dead views).", keyspace.dbsize),
+  // lists on the same queues: push appends, pop takes the oldest and acks it at once (at-most-once)
+  cmd("lpush", -3, ["write"], "Push tasks with one field 'value' (same as RPUSH: a queue is FIFO).", lists.push),
+  cmd("rpush", -3, ["write"], "Push tasks with one field 'value'.", lists.push),
+  cmd("lpop", -2, ["write"], "Take the oldest tasks and ack them at once (at-most-once).", lists.pop),
+  cmd("rpop", -2, ["write"], "Same as LPOP: takes the oldest tasks (a queue is FIFO).", lists.pop),
+  cmd("blpop", -3, ["write", "blocking"], "LPOP that waits for a task on any of the keys.", lists.blockingPop),
+  cmd("brpop", -3, ["write", "blocking"], "Same as BLPOP.", lists.blockingPop),
+  cmd("llen", 2, ["readonly"], "Same as XLEN: tasks waiting.", lists.llen),
   container("xgroup", ["write"], "Consumer group commands.", [
     cmd("create", -5, ["write"], "Record a consumer group (groups share all tasks).", xgroupCreate),
     cmd("help", 2, [], "Show XGROUP help.", xgroupHelp),

@@ -172,6 +172,11 @@ export class Engine {
     return q;
   }
 
+  /** DEL: drops a queue from the cache once its rows are deleted (queue/reads.ts). */
+  forgetQueue(name: string): void {
+    this.queues.delete(name);
+  }
+
   exists(key: string): boolean {
     return this.queue(key) !== undefined;
   }
@@ -316,6 +321,14 @@ export class Engine {
       return true;
     };
     return this.waiters.add(req.keys, timeoutMs, req, tryServe, onTimeout);
+  }
+
+  /** Blocks a reader that only looks (XREAD): `tryServe` reads without claiming. */
+  watch(req: ReadRequest, timeoutMs: number, tryServe: (queue: string) => boolean, onTimeout: () => void): Waiter<ReadRequest> {
+    if (this.waiters.count >= this.blockedClientsMax) {
+      throw new UserError("ERR", `max number of blocked clients reached (${this.blockedClientsMax}); raise --blocked-clients-max`);
+    }
+    return this.waiters.add(req.keys, timeoutMs, req, tryServe, onTimeout, false);
   }
 
   unblock(waiter: Waiter<ReadRequest>): void {

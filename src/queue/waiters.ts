@@ -7,6 +7,8 @@ export interface Waiter<T> {
   /** Tries to serve the waiter from `queue`; true when it got something and is done. */
   readonly tryServe: (queue: string) => boolean;
   readonly onTimeout: () => void;
+  /** A claiming worker (XREADGROUP, BLPOP) consumes; a watching reader (XREAD) only looks. */
+  readonly consumes: boolean;
   timer: ReturnType<typeof setTimeout> | null;
   active: boolean;
   payload: T;
@@ -18,8 +20,15 @@ export class Waiters<T> {
   private nextOrder = 0;
   count = 0;
 
-  add(keys: string[], timeoutMs: number, payload: T, tryServe: (queue: string) => boolean, onTimeout: () => void): Waiter<T> {
-    const waiter: Waiter<T> = { keys, order: this.nextOrder++, tryServe, onTimeout, timer: null, active: true, payload };
+  add(
+    keys: string[],
+    timeoutMs: number,
+    payload: T,
+    tryServe: (queue: string) => boolean,
+    onTimeout: () => void,
+    consumes = true,
+  ): Waiter<T> {
+    const waiter: Waiter<T> = { keys, order: this.nextOrder++, tryServe, onTimeout, consumes, timer: null, active: true, payload };
     for (const key of keys) {
       let set = this.byQueue.get(key);
       if (!set) this.byQueue.set(key, (set = new Set()));
@@ -60,9 +69,13 @@ export class Waiters<T> {
       this.signalled.delete(queue);
       const set = this.byQueue.get(queue);
       if (!set) continue;
+      // Once one consumer finds the queue dry, later consumers would too; watching readers
+      // (XREAD) see entries whatever their state, so each of them is still tried.
+      let dry = false;
       for (const waiter of set) {
-        if (!waiter.tryServe(queue)) break;
-        this.remove(waiter);
+        if (dry && waiter.consumes) continue;
+        if (waiter.tryServe(queue)) this.remove(waiter);
+        else if (waiter.consumes) dry = true;
       }
     }
   }

@@ -4,6 +4,7 @@ import { Database, type Statement } from "bun:sqlite";
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import schemaV1 from "./schema.sql" with { type: "text" };
+import { prepareReads, type ReadStatements } from "./reads-sql.ts";
 
 export const SCHEMA_VERSION = 1;
 export type Durability = "full" | "normal";
@@ -146,6 +147,8 @@ export class Store {
   readonly db: Database;
   readonly path: string;
   readonly sql: Statements;
+  /** XRANGE/XREAD and keyspace statements (reads-sql.ts). */
+  readonly reads: ReadStatements;
   private readonly lock: Database;
 
   constructor(dataDir: string, durability: Durability) {
@@ -164,6 +167,7 @@ export class Store {
       this.db.exec("PRAGMA wal_autocheckpoint = 4000");
       this.db.exec("PRAGMA cache_size = -65536");
       this.sql = prepareAll(this.db);
+      this.reads = prepareReads(this.db);
     } catch (err) {
       this.lock.close();
       throw err;

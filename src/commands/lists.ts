@@ -1,0 +1,93 @@
+// List commands on queues, for clients that only know lists. A push is an XADD with one field
+// `value`; a pop claims and acknowledges the oldest task in one step (at-most-once, no retry).
+import type { Entry, ReadRequest } from "../queue/engine.ts";
+import { UserError } from "../queue/errors.ts";
+import { nonNegative, text } from "./args.ts";
+import type { ReplyWriter } from "../resp/encoder.ts";
+import { BLOCK_MS_MAX } from "./ranges.ts";
+import type { Context, Session } from "./types.ts";
+
+/** The field a list push stores its element in, and the one a list pop returns. */
+export const LIST_FIELD = "value";
+/** The consumer group list pops are recorded under (the consumer is the client's name or id). */
+export const LIST_GROUP = "lists";
+/** Most elements one LPOP/RPOP with a count returns. */
+export const LIST_POP_MAX = 10_000;
+
+const LIST_FIELD_BYTES = new TextEncoder().encode(LIST_FIELD);
+
+/** LPUSH/RPUSH key element [element ...]: each element becomes a task, in argument order. */
+export function push(ctx: Context, args: Uint8Array[]): void {
+  const key = text(args[1]);
+  for (const element of args.slice(2)) ctx.engine.push(key, { kind: "auto" }, [LIST_FIELD_BYTES, element]);
+  ctx.session.reply.integer(ctx.engine.length(key));
+}
+
+/** LPOP/RPOP key [count]: both take the oldest tasks (a queue is FIFO). */
+export function pop(ctx: Context, args: Uint8Array[]): void {
+  if (args.length > 3) throw new UserError("ERR", `wrong number of arguments for '${text(args[0]).toLowerCase()}' command`);
+  const { engine, session } = ctx;
+  const reply = session.reply;
+  const key = text(args[1]);
+  const count = args.length === 3 ? nonNegative(args[2]) : null;
+  const entries = count === 0 ? [] : engine.claim(key, LIST_GROUP, consumerName(session), Math.min(count ?? 1, LIST_POP_MAX), true);
+  if (count === null) return entries.length > 0 ? reply.bulk(listValue(entries[0])) : reply.nil();
+  // Nothing to pop answers as a missing key does in Redis; COUNT 0 on a non-empty queue is [].
+  if (entries.length === 0 && (count > 0 || engine.length(key) === 0)) return reply.nilArray();
+  reply.array(entries.length);
+  for (const entry of entries) reply.bulk(listValue(entry));
+}
+
+/** BLPOP/BRPOP key [key ...] timeout: the first key with a task, else wait; replies [key, value]. */
+export function blockingPop(ctx: Context, args: Uint8Array[]): void {
+  const { engine, session } = ctx;
+  const timeoutMs = timeoutSeconds(args[args.length - 1]);
+  const keys = args.slice(1, -1).map(text);
+  const consumer = consumerName(session);
+  for (const key of keys) {
+    const entries = engine.claim(key, LIST_GROUP, consumer, 1, true);
+    if (entries.length > 0) return writeKeyValue(session.reply, key, entries[0]);
+  }
+  const req: ReadRequest = { keys, group: LIST_GROUP, consumer, count: 1, noack: true };
+  const waiter = engine.block(
+    req,
+    timeoutMs,
+    ([[key, entries]]) => session.resume((reply) => writeKeyValue(reply, key, entries[0])),
+    () => session.resume((reply) => reply.nilArray()),
+  );
+  session.suspend(() => engine.unblock(waiter));
+}
+
+export function llen(ctx: Context, args: Uint8Array[]): void {
+  ctx.session.reply.integer(ctx.engine.length(text(args[1])));
+}
+
+function writeKeyValue(reply: ReplyWriter, key: string, entry: Entry): void {
+  reply.array(2);
+  reply.bulk(key);
+  reply.bulk(listValue(entry));
+}
+
+/** The `value` field's value; for a task pushed with other fields, the first field's value. */
+export function listValue(entry: Entry): string | Uint8Array {
+  const fields = entry.fields;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i];
+    if ((typeof name === "string" ? name : text(name)) === LIST_FIELD) return fields[i + 1];
+  }
+  // A task of reserved fields only (ttl, max_attempts) has no fields: its value is empty.
+  return fields.length >= 2 ? fields[1] : "";
+}
+
+function consumerName(session: Session): string {
+  return session.name ?? `client-${session.id}`;
+}
+
+/** BLPOP's timeout: seconds, decimals allowed, 0 = forever; Redis's errors. */
+function timeoutSeconds(arg: Uint8Array): number {
+  const s = text(arg);
+  const seconds = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s) ? Number(s) : NaN;
+  if (!Number.isFinite(seconds)) throw new UserError("ERR", "timeout is not a float or out of range");
+  if (seconds < 0) throw new UserError("ERR", "timeout is negative");
+  return Math.min(Math.ceil(seconds * 1000), BLOCK_MS_MAX);
+}

@@ -1,0 +1,102 @@
+// Reading a queue without claiming anything (XRANGE, XREAD, blocked XREAD) and the keyspace
+// view of queues (EXISTS, SCAN, DEL). A key is a queue, or a dead view that holds tasks.
+import { decodeFields } from "../store/fields.ts";
+import type { TaskRow } from "../store/store.ts";
+import { DEAD_SUFFIX, type Engine, type Entry, isDeadView, type ReadRequest, type ReadResult } from "./engine.ts";
+import { incrementId, MAX_ID, MIN_ID, type StreamId } from "./ids.ts";
+import type { Waiter } from "./waiters.ts";
+
+/** Entries with start <= id <= end in id order (newest first when `reverse`), at most `count`. */
+export function range(engine: Engine, key: string, start: StreamId, end: StreamId, count: number, reverse: boolean): Entry[] {
+  if (count <= 0) return [];
+  const stmt = reverse ? engine.store.reads.rangeBackward : engine.store.reads.rangeForward;
+  const rows = stmt.all(key, start.ms, start.seq, end.ms, end.seq, count);
+  return toEntries(engine, key, rows);
+}
+
+/** Entries with an id greater than `after`, oldest first (XREAD). */
+export function readAfter(engine: Engine, key: string, after: StreamId, count: number): Entry[] {
+  const start = incrementId(after);
+  return start === null ? [] : range(engine, key, start, MAX_ID, count, false);
+}
+
+/** XREAD's `$`: the newest entry's id, 0-0 for an empty or missing key. */
+export function lastEntryId(engine: Engine, key: string): StreamId {
+  return engine.store.reads.lastId.get(key) ?? MIN_ID;
+}
+
+/**
+ * Blocks an XREAD until an entry newer than its id arrives on one of `keys`. It is served
+ * from that one key, like Redis; it claims nothing, so it never takes work from workers.
+ */
+export function watch(
+  engine: Engine,
+  keys: string[],
+  afters: StreamId[],
+  count: number,
+  timeoutMs: number,
+  resolve: (result: ReadResult) => void,
+  onTimeout: () => void,
+): Waiter<ReadRequest> {
+  const afterByKey = new Map<string, StreamId>();
+  keys.forEach((key, i) => afterByKey.set(key, afters[i]));
+  const tryServe = (queue: string): boolean => {
+    const after = afterByKey.get(queue);
+    if (!after) return false;
+    const entries = readAfter(engine, queue, after, count);
+    if (entries.length === 0) return false;
+    resolve([[queue, entries]]);
+    return true;
+  };
+  const req: ReadRequest = { keys: [...afterByKey.keys()], group: "", consumer: "", count, noack: true };
+  return engine.watch(req, timeoutMs, tryServe, onTimeout);
+}
+
+// --- keyspace ------------------------------------------------------------------------------
+
+/** A queue exists from its creation until DEL; a dead view exists while it holds tasks. */
+export function keyExists(engine: Engine, key: string): boolean {
+  if (isDeadView(key)) return engine.store.reads.hasTasks.get(key) != null;
+  return engine.exists(key);
+}
+
+/** Every key: each queue, and `<queue>::dead` after it when that view holds tasks. */
+export function keyNames(engine: Engine): string[] {
+  const names: string[] = [];
+  for (const name of engine.queueNames()) {
+    names.push(name);
+    const dead = name + DEAD_SUFFIX;
+    if (engine.store.reads.hasTasks.get(dead) != null) names.push(dead);
+  }
+  return names;
+}
+
+/**
+ * DEL: on a queue, removes its tasks in every state, its dead letters, groups, consumers and
+ * settings (ids start again from 0-0, as in Redis). On a dead view, removes only the dead
+ * tasks. Blocked readers keep waiting; a later push recreates the queue and serves them.
+ */
+export function deleteKey(engine: Engine, key: string): boolean {
+  if (!keyExists(engine, key)) return false;
+  const reads = engine.store.reads;
+  reads.deleteTasks.run(key);
+  if (isDeadView(key)) return true;
+  // Dead letters go too: their ids could collide with the restarted ids of a new queue.
+  reads.deleteTasks.run(key + DEAD_SUFFIX);
+  reads.deleteConsumers.run(key);
+  reads.deleteGroups.run(key);
+  reads.deleteQueue.run(key);
+  engine.forgetQueue(key);
+  return true;
+}
+
+function toEntries(engine: Engine, key: string, rows: TaskRow[]): Entry[] {
+  if (rows.length === 0) return [];
+  const queueMaxAttempts = engine.effective(key).maxAttempts;
+  return rows.map((row) => ({
+    id: { ms: row.ms, seq: row.seq },
+    fields: decodeFields(row.fields),
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts ?? queueMaxAttempts,
+  }));
+}
