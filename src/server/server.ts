@@ -115,7 +115,9 @@ export class Server implements ConnectionHost {
   stop(): void {
     if (this.stopping) return;
     this.stopping = true;
-    this.listener?.stop(true);
+    // false: stop accepting but keep the sockets, so blocked clients still get their null reply
+    // (stop(true) closed them first, which cancelled the waiters silently); destroy() closes them.
+    this.listener?.stop(false);
     this.engine.drainWaiters();
     this.engine.turn.finish();
     for (const conn of this.connections) conn.destroy();
