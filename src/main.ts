@@ -13,8 +13,11 @@ const serverArgs: ArgsDef = Object.fromEntries(
 /** Flags citty would silently ignore: a typo must not start a server with defaults. */
 function unknownFlags(rawArgs: string[]): string[] {
   const known = new Set([...OPTIONS.map((o) => o.flag), "help", "version", "h", "v"]);
+  const takesValue = new Set(OPTIONS.filter((o) => !o.boolean).map((o) => `--${o.flag}`));
+  // The `-1` of `--max-attempts -1` is a value (citty reads it so), to be judged by the flag's parser.
+  const isValue = (a: string, i: number) => !a.startsWith("--") && i > 0 && takesValue.has(rawArgs[i - 1]);
   return rawArgs
-    .filter((a) => a.startsWith("-"))
+    .filter((a, i) => a.startsWith("-") && !isValue(a, i))
     .map((a) => a.replace(/^--?/, "").split("=")[0].replace(/^no-/, ""))
     .filter((name) => !known.has(name));
 }
