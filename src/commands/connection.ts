@@ -16,21 +16,29 @@ export function passwordMatches(expected: string, given: string): boolean {
   return timingSafeEqual(digest(expected), digest(given));
 }
 
-function authenticate(ctx: Context, user: string, pass: string): void {
+/** `user` is null for the one-argument `AUTH <password>`. */
+function authenticate(ctx: Context, user: string | null, pass: string): void {
   const password = ctx.server.password;
   if (password === null) {
-    throw new UserError(
-      "ERR",
-      "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
-    );
+    // As Redis's `nopass` default user: the bare password form is refused as a likely
+    // misconfiguration, while `default` with any password is accepted (client handshakes send it).
+    if (user === null) {
+      throw new UserError(
+        "ERR",
+        "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+      );
+    }
+    if (user !== "default") throw wrongPass();
+    ctx.session.authenticated = true;
+    return;
   }
-  if (user !== "default" || !passwordMatches(password, pass)) throw wrongPass();
+  if ((user ?? "default") !== "default" || !passwordMatches(password, pass)) throw wrongPass();
   ctx.session.authenticated = true;
 }
 
 export function auth(ctx: Context, args: Uint8Array[]): void {
   if (args.length > 3) throw new UserError("ERR", "syntax error");
-  const user = args.length === 3 ? text(args[1]) : "default";
+  const user = args.length === 3 ? text(args[1]) : null;
   authenticate(ctx, user, text(args[args.length - 1]));
   ctx.session.reply.simple("OK");
 }

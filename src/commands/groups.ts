@@ -2,7 +2,7 @@
 // stream info with ezra's per-state counts added.
 import { UserError } from "../queue/errors.ts";
 import { formatId } from "../queue/ids.ts";
-import { invalidId, lower, text } from "./args.ts";
+import { integer, invalidId, lower, text } from "./args.ts";
 import { writeEntry } from "./replies.ts";
 import type { Context } from "./types.ts";
 
@@ -16,8 +16,11 @@ export function xgroupCreate(ctx: Context, args: Uint8Array[]): void {
   for (let i = 5; i < args.length; i++) {
     const opt = lower(args[i]);
     if (opt === "mkstream") mkStream = true;
-    else if (opt === "entriesread" && i + 1 < args.length) i++;
-    else throw new UserError("ERR", "syntax error");
+    else if (opt === "entriesread" && i + 1 < args.length) {
+      // Validated as Redis does, then ignored: groups share the queue, there is no lag to seed.
+      if (integer(args[++i]) < -1) throw new UserError("ERR", "value for ENTRIESREAD must be positive or -1");
+    }
+    else throw new UserError("ERR", `unknown subcommand or wrong number of arguments for '${text(args[1])}'. Try XGROUP HELP.`);
   }
   if (!ctx.engine.createGroup(key, group, mkStream)) {
     throw new UserError("BUSYGROUP", "Consumer Group name already exists");

@@ -3,7 +3,7 @@
 import type { PushOptions, ReadRequest, ReadResult, TrimRule } from "../queue/engine.ts";
 import { syntaxError, UserError } from "../queue/errors.ts";
 import { formatId, parseAddId, parseId, type StreamId } from "../queue/ids.ts";
-import { integer, invalidId, lower, nonNegative, streamId, text } from "./args.ts";
+import { integer, invalidId, lower, streamId, text } from "./args.ts";
 import { writeEntries, writeReadResult } from "./replies.ts";
 import type { Context } from "./types.ts";
 
@@ -21,6 +21,7 @@ export function xadd(ctx: Context, args: Uint8Array[]): void {
     const opt = lower(args[i]);
     if (opt === "nomkstream") noMkStream = true;
     else if (opt === "maxlen" || opt === "minid") {
+      if (trim) throw new UserError("ERR", "syntax error, MAXLEN and MINID options at the same time are not compatible");
       const parsed = parseTrimRule(args, i);
       trim = parsed.rule;
       i = parsed.next - 1;
@@ -66,12 +67,16 @@ function boundedInt(arg: Uint8Array, name: string, min: number, max: number): nu
 export function parseTrimRule(args: Uint8Array[], at: number): { rule: TrimRule; next: number } {
   const kind = lower(args[at]);
   let i = at + 1;
-  if (i < args.length && (text(args[i]) === "=" || text(args[i]) === "~")) i++;
+  const approximate = i < args.length && text(args[i]) === "~";
+  if (i < args.length && (text(args[i]) === "=" || approximate)) i++;
   if (i >= args.length) throw syntaxError();
   const threshold = args[i++];
   let limit: number | null = null;
   if (i + 1 < args.length && lower(args[i]) === "limit") {
-    limit = nonNegative(args[i + 1], "LIMIT");
+    limit = integer(args[i + 1]);
+    if (limit < 0) throw new UserError("ERR", "The LIMIT argument must be >= 0.");
+    // Redis refuses a LIMIT on exact trimming: it could leave the stream longer than asked.
+    if (!approximate) throw new UserError("ERR", "syntax error, LIMIT cannot be used without the special ~ option");
     i += 2;
   }
   if (kind === "maxlen") {
