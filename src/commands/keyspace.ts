@@ -1,7 +1,7 @@
 // Keyspace commands that tools use to discover queues: DEL/UNLINK, EXISTS, TYPE, SCAN, KEYS,
 // DBSIZE. Every key is a queue (type `stream`), or a `<queue>::dead` view that holds tasks.
 import { syntaxError, UserError } from "../queue/errors.ts";
-import { deleteKey, keyExists, keyNames } from "../queue/reads.ts";
+import { deleteKey, keyExists, keyNames, type KeySlot, keySlots, slotIsKey } from "../queue/reads.ts";
 import { integer, lower, text } from "./args.ts";
 import { globMatch } from "./glob.ts";
 import type { Context } from "./types.ts";
@@ -59,18 +59,20 @@ export function scan(ctx: Context, args: Uint8Array[]): void {
     } else if (opt === "type") typeName = lower(args[++i]);
     else throw syntaxError();
   }
-  const slots = keyNames(ctx.engine)
-    .map((name) => ({ name, slot: nameHash(name) }))
-    .filter((k) => k.slot >= cursor)
-    .sort((a, b) => a.slot - b.slot || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  let end = Math.min(count, slots.length);
-  while (end > 0 && end < slots.length && slots[end].slot === slots[end - 1].slot) end++;
+  const slots = keySlots(ctx.engine);
+  const from = firstAtOrAfter(slots, cursor);
+  let end = Math.min(from + count, slots.length);
+  while (end > from && end < slots.length && slots[end].slot === slots[end - 1].slot) end++;
   const next = end < slots.length ? slots[end].slot : 0;
-  // Like Redis, MATCH and TYPE filter the keys a page visited: a page may come back empty.
-  const page = slots
-    .slice(0, end)
-    .map((k) => k.name)
-    .filter((name) => (pattern === null || globMatch(pattern, name)) && (typeName === null || typeName === "stream"));
+  // Like Redis, MATCH and TYPE filter the positions a call visited: a page may come back
+  // empty. A dead view that holds no task is not a key, so it is filtered the same way.
+  const page: string[] = [];
+  if (typeName === null || typeName === "stream") {
+    for (let i = from; i < end; i++) {
+      const s = slots[i];
+      if ((pattern === null || globMatch(pattern, s.name)) && slotIsKey(ctx.engine, s)) page.push(s.name);
+    }
+  }
   const reply = ctx.session.reply;
   reply.array(2);
   reply.bulk(String(next));
@@ -78,19 +80,21 @@ export function scan(ctx: Context, args: Uint8Array[]): void {
   for (const name of page) reply.bulk(name);
 }
 
+/** Index of the first position whose slot is >= `slot` (binary search). */
+function firstAtOrAfter(slots: KeySlot[], slot: number): number {
+  let lo = 0;
+  let hi = slots.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (slots[mid].slot < slot) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 function parseCursor(arg: Uint8Array): number {
   const s = text(arg);
   if (!/^\d{1,20}$/.test(s)) throw new UserError("ERR", "invalid cursor");
   // A cursor past the hash space (not one ezra handed out) simply ends the scan.
   return Math.min(Number(s), 2 ** 32);
-}
-
-/** FNV-1a over the name's UTF-16 code units: stable across calls and restarts. */
-function nameHash(name: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < name.length; i++) {
-    h ^= name.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }

@@ -2,8 +2,9 @@
 // `value`; a pop claims and acknowledges the oldest task in one step (at-most-once, no retry).
 import type { Entry, ReadRequest } from "../queue/engine.ts";
 import { UserError } from "../queue/errors.ts";
-import { nonNegative, text } from "./args.ts";
+import { waitingUpTo } from "../queue/reads.ts";
 import type { ReplyWriter } from "../resp/encoder.ts";
+import { text } from "./args.ts";
 import { BLOCK_MS_MAX } from "./ranges.ts";
 import type { Context, Session } from "./types.ts";
 
@@ -13,6 +14,11 @@ export const LIST_FIELD = "value";
 export const LIST_GROUP = "lists";
 /** Most elements one LPOP/RPOP with a count returns. */
 export const LIST_POP_MAX = 10_000;
+/**
+ * LPUSH/RPUSH reply the waiting count counted up to this many: counting a long queue on every
+ * push would cost time proportional to its backlog. LLEN/XLEN give the exact count.
+ */
+export const PUSH_REPLY_COUNT_MAX = 1000;
 
 const LIST_FIELD_BYTES = new TextEncoder().encode(LIST_FIELD);
 
@@ -20,7 +26,7 @@ const LIST_FIELD_BYTES = new TextEncoder().encode(LIST_FIELD);
 export function push(ctx: Context, args: Uint8Array[]): void {
   const key = text(args[1]);
   for (const element of args.slice(2)) ctx.engine.push(key, { kind: "auto" }, [LIST_FIELD_BYTES, element]);
-  ctx.session.reply.integer(ctx.engine.length(key));
+  ctx.session.reply.integer(waitingUpTo(ctx.engine, key, PUSH_REPLY_COUNT_MAX));
 }
 
 /** LPOP/RPOP key [count]: both take the oldest tasks (a queue is FIFO). */
@@ -29,11 +35,11 @@ export function pop(ctx: Context, args: Uint8Array[]): void {
   const { engine, session } = ctx;
   const reply = session.reply;
   const key = text(args[1]);
-  const count = args.length === 3 ? nonNegative(args[2]) : null;
+  const count = args.length === 3 ? popCount(args[2]) : null;
   const entries = count === 0 ? [] : engine.claim(key, LIST_GROUP, consumerName(session), Math.min(count ?? 1, LIST_POP_MAX), true);
   if (count === null) return entries.length > 0 ? reply.bulk(listValue(entries[0])) : reply.nil();
   // Nothing to pop answers as a missing key does in Redis; COUNT 0 on a non-empty queue is [].
-  if (entries.length === 0 && (count > 0 || engine.length(key) === 0)) return reply.nilArray();
+  if (entries.length === 0 && (count > 0 || waitingUpTo(engine, key, 1) === 0)) return reply.nilArray();
   reply.array(entries.length);
   for (const entry of entries) reply.bulk(listValue(entry));
 }
@@ -77,6 +83,13 @@ export function listValue(entry: Entry): string | Uint8Array {
   }
   // A task of reserved fields only (ttl, max_attempts) has no fields: its value is empty.
   return fields.length >= 2 ? fields[1] : "";
+}
+
+/** LPOP's count: Redis gives one error for anything but a whole number >= 0. */
+function popCount(arg: Uint8Array): number {
+  const s = text(arg);
+  if (!/^\d{1,16}$/.test(s)) throw new UserError("ERR", "value is out of range, must be positive");
+  return Number(s);
 }
 
 function consumerName(session: Session): string {

@@ -32,9 +32,10 @@ function rangeCommand(ctx: Context, args: Uint8Array[], reverse: boolean): void 
   let count = RANGE_ENTRIES_MAX;
   for (let i = 4; i < args.length; i++) {
     if (lower(args[i]) !== "count" || i + 1 >= args.length) throw syntaxError();
-    // Redis treats a negative COUNT as 0: an empty reply.
-    count = Math.min(Math.max(0, integer(args[++i])), RANGE_ENTRIES_MAX);
+    count = Math.min(integer(args[++i]), RANGE_ENTRIES_MAX);
   }
+  // Redis 7 answers COUNT 0 (or negative) with a null array, not an empty one.
+  if (count <= 0) return ctx.session.reply.nilArray();
   const entries = compareIds(start, end) > 0 ? [] : range(ctx.engine, key, start, end, count, reverse);
   writeEntries(ctx.session.reply, entries);
 }
@@ -71,7 +72,8 @@ export function xread(ctx: Context, args: Uint8Array[]): void {
   if (streamsAt < 0) throw syntaxError();
   const rest = args.length - streamsAt;
   if (rest === 0 || rest % 2 !== 0) {
-    throw new UserError("ERR", "Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.");
+    // Redis 7.2's wording (ezra reports 7.2); 7.0 said "Unbalanced XREAD list of streams: ...".
+    throw new UserError("ERR", "Unbalanced 'xread' list of streams: for each stream key an ID or '$' must be specified.");
   }
   const n = rest / 2;
   const keys: string[] = [];

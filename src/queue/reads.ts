@@ -52,6 +52,11 @@ export function watch(
   return engine.watch(req, timeoutMs, tryServe, onTimeout);
 }
 
+/** Waiting tasks of a key, but counting no further than `max` (a bounded cost per call). */
+export function waitingUpTo(engine: Engine, key: string, max: number): number {
+  return engine.store.reads.countWaitingUpTo.get(key, max)?.n ?? 0;
+}
+
 // --- keyspace ------------------------------------------------------------------------------
 
 /** A queue exists from its creation until DEL; a dead view exists while it holds tasks. */
@@ -69,6 +74,51 @@ export function keyNames(engine: Engine): string[] {
     if (engine.store.reads.hasTasks.get(dead) != null) names.push(dead);
   }
   return names;
+}
+
+/** A SCAN position: a possible key and the 32-bit hash of its name that orders the scan. */
+export interface KeySlot {
+  name: string;
+  slot: number;
+  /** A `<queue>::dead` candidate: a key only while it holds tasks (checked when visited). */
+  dead: boolean;
+}
+
+const slotCache = new WeakMap<Engine, { queues: string[]; slots: KeySlot[] }>();
+
+/**
+ * Every queue and its dead view as SCAN positions, ordered by (slot, name). Sorting is
+ * redone only when the set of queues changed, so paging through many queues costs one
+ * comparison of the queue list per call, not a sort.
+ */
+export function keySlots(engine: Engine): KeySlot[] {
+  const queues = engine.queueNames();
+  const cached = slotCache.get(engine);
+  if (cached && cached.queues.length === queues.length && cached.queues.every((q, i) => q === queues[i])) return cached.slots;
+  const slots: KeySlot[] = [];
+  for (const name of queues) {
+    slots.push({ name, slot: nameHash(name), dead: false });
+    const dead = name + DEAD_SUFFIX;
+    slots.push({ name: dead, slot: nameHash(dead), dead: true });
+  }
+  slots.sort((a, b) => a.slot - b.slot || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  slotCache.set(engine, { queues, slots });
+  return slots;
+}
+
+/** True when a visited SCAN position is a key now. */
+export function slotIsKey(engine: Engine, slot: KeySlot): boolean {
+  return !slot.dead || engine.store.reads.hasTasks.get(slot.name) != null;
+}
+
+/** FNV-1a over the name's UTF-16 code units: stable across calls and restarts. */
+function nameHash(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) {
+    h ^= name.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
 }
 
 /**

@@ -14,6 +14,9 @@ export const READ_SQL = {
     ORDER BY ms DESC, seq DESC LIMIT ?6`,
   lastId: "SELECT ms, seq FROM tasks WHERE queue = ?1 ORDER BY ms DESC, seq DESC LIMIT 1",
   hasTasks: "SELECT 1 AS found FROM tasks WHERE queue = ?1 LIMIT 1",
+  // LPUSH's reply: waiting tasks, counted no further than ?2 so a long queue costs no more.
+  countWaitingUpTo: `SELECT count(*) AS n FROM
+    (SELECT 1 FROM tasks WHERE queue = ?1 AND status = 'available' LIMIT ?2)`,
   // DEL: everything recorded under a queue name.
   deleteTasks: "DELETE FROM tasks WHERE queue = ?1",
   deleteGroups: "DELETE FROM groups WHERE queue = ?1",
@@ -28,6 +31,7 @@ export function prepareReads(db: Database) {
     rangeBackward: q<TaskRow>(READ_SQL.rangeBackward),
     lastId: q<{ ms: number; seq: number }>(READ_SQL.lastId),
     hasTasks: q<{ found: number }>(READ_SQL.hasTasks),
+    countWaitingUpTo: q<{ n: number }>(READ_SQL.countWaitingUpTo),
     deleteTasks: q(READ_SQL.deleteTasks),
     deleteGroups: q(READ_SQL.deleteGroups),
     deleteConsumers: q(READ_SQL.deleteConsumers),
