@@ -14,6 +14,8 @@ export interface Waiter<T> {
   payload: T;
 }
 
+const TIMER_DELAY_MAX_MS = 2 ** 31 - 1;
+
 export class Waiters<T> {
   private readonly byQueue = new Map<string, Set<Waiter<T>>>();
   private readonly signalled = new Set<string>();
@@ -34,15 +36,20 @@ export class Waiters<T> {
       if (!set) this.byQueue.set(key, (set = new Set()));
       set.add(waiter);
     }
-    if (timeoutMs > 0) {
-      waiter.timer = setTimeout(() => {
-        if (!waiter.active) return;
-        this.remove(waiter);
-        waiter.onTimeout();
-      }, timeoutMs);
-    }
+    if (timeoutMs > 0) this.armTimeout(waiter, Date.now() + timeoutMs);
     this.count++;
     return waiter;
+  }
+
+  /** setTimeout caps delays at 2^31-1 ms (~24.8 days); longer blocks re-arm until the deadline. */
+  private armTimeout(waiter: Waiter<T>, deadline: number): void {
+    const delay = Math.min(deadline - Date.now(), TIMER_DELAY_MAX_MS);
+    waiter.timer = setTimeout(() => {
+      if (!waiter.active) return;
+      if (Date.now() < deadline) return this.armTimeout(waiter, deadline);
+      this.remove(waiter);
+      waiter.onTimeout();
+    }, Math.max(0, delay));
   }
 
   remove(waiter: Waiter<T>): void {
