@@ -2,7 +2,9 @@
 // Adding a command is adding a row here; the router does lookup, arity and auth checks.
 import { commandHandlers, ezraConfigGet, ezraConfigReset, ezraConfigSet, info } from "./admin.ts";
 import * as conn from "./connection.ts";
-import { help, xgroupCreate, xgroupHelp, xinfoHelp, xinfoStream } from "./groups.ts";
+import { help, xgroupCreate, xgroupHelp, xinfoHelp } from "./groups.ts";
+import * as inspect from "./inspect.ts";
+import { xautoclaim, xclaim, xpending } from "./pending.ts";
 import { xack, xadd, xdel, xlen, xnack, xreadgroup } from "./streams.ts";
 import * as keyspace from "./keyspace.ts";
 import * as lists from "./lists.ts";
@@ -32,6 +34,9 @@ const SPECS: CommandSpec[] = [
   cmd("xnack", -4, ["write"], "Give an in-flight task back (retry or dead letter), with an optional reason.", xnack),
   cmd("xdel", -3, ["write"], "Delete tasks; an in-flight task is nacked instead.", xdel),
   cmd("xlen", 2, ["readonly"], "Count the tasks waiting in a queue (dead tasks on <queue>::dead).", xlen),
+  cmd("xpending", -3, ["readonly"], "List a group's in-flight tasks: consumer, idle time, delivery count.", xpending),
+  cmd("xclaim", -6, ["write"], "Take over in-flight tasks idle long enough, or renew your own lease (heartbeat).", xclaim),
+  cmd("xautoclaim", -6, ["write"], "Take over a group's tasks idle long enough, scanning with a cursor.", xautoclaim),
   cmd("xrange", -4, ["readonly"], "Read entries in an id range, oldest first, claiming nothing.", xrange),
   cmd("xrevrange", -4, ["readonly"], "Read entries in an id range, newest first, claiming nothing.", xrevrange),
   cmd("xread", -4, ["readonly", "blocking"], "Read entries after an id (or wait for new ones), claiming nothing.", xread),
@@ -54,10 +59,16 @@ const SPECS: CommandSpec[] = [
   cmd("llen", 2, ["readonly"], "Same as XLEN: tasks waiting.", lists.llen),
   container("xgroup", ["write"], "Consumer group commands.", [
     cmd("create", -5, ["write"], "Record a consumer group (groups share all tasks).", xgroupCreate),
+    cmd("destroy", 4, ["write"], "Remove a group and its consumers; its in-flight tasks stay in flight.", inspect.xgroupDestroy),
+    cmd("createconsumer", 5, ["write"], "Record a consumer in a group.", inspect.xgroupCreateConsumer),
+    cmd("delconsumer", 5, ["write"], "Remove a consumer; its in-flight tasks become available again.", inspect.xgroupDelConsumer),
+    cmd("setid", -5, ["write"], "Accepted for compatibility: groups share all tasks, there is no position to set.", inspect.xgroupSetId),
     cmd("help", 2, [], "Show XGROUP help.", xgroupHelp),
   ]),
   container("xinfo", ["readonly"], "Stream introspection.", [
-    cmd("stream", -3, ["readonly"], "Show a queue's stream info and ezra's per-state counts.", xinfoStream),
+    cmd("stream", -3, ["readonly"], "Show a queue's stream info and ezra's per-state counts (FULL: entries, groups, consumers).", inspect.xinfoStreamAny),
+    cmd("groups", 3, ["readonly"], "Show a queue's consumer groups.", inspect.xinfoGroups),
+    cmd("consumers", 4, ["readonly"], "Show a group's consumers.", inspect.xinfoConsumers),
     cmd("help", 2, [], "Show XINFO help.", xinfoHelp),
   ]),
   // connection

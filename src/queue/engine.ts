@@ -406,6 +406,25 @@ export class Engine {
     return [...(this.queue(key)?.groups ?? [])];
   }
 
+  hasGroup(key: string, group: string): boolean {
+    return this.queue(key)?.groups.has(group) ?? false;
+  }
+
+  /** XGROUP DESTROY: drops a group from the cache once its rows are deleted (queue/claims.ts). */
+  forgetGroup(key: string, group: string): void {
+    this.queue(key)?.groups.delete(group);
+  }
+
+  /** Claims made outside this file (queue/claims.ts) tell the timer when their leases run out. */
+  leaseUntil(at: number): void {
+    this.maintenance.dueBy(at);
+  }
+
+  /** Tasks of `queue` became available outside this file: serve blocked readers. */
+  tasksReturned(queue: string): void {
+    this.waiters.signal(queue);
+  }
+
   /** XLEN: tasks waiting; on a dead view, dead tasks. */
   length(key: string): number {
     return this.store.sql.countStatus.get(key, isDeadView(key) ? "dead" : "available")?.n ?? 0;

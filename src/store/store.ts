@@ -5,6 +5,8 @@ import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import schemaV1 from "./schema.sql" with { type: "text" };
 import { prepareReads, type ReadStatements } from "./reads-sql.ts";
+import { type ClaimStatements, prepareClaims } from "./claims-sql.ts";
+import { checkWritable, inspectExisting } from "./preflight.ts";
 
 export const SCHEMA_VERSION = 1;
 export type Durability = "full" | "normal";
@@ -59,6 +61,8 @@ function prepareAll(db: Database) {
     begin: q("BEGIN"),
     commit: q("COMMIT"),
     rollback: q("ROLLBACK"),
+    // Rows changed on this connection so far: tells a turn whether it has written anything yet.
+    totalChanges: q<{ n: number }>("SELECT total_changes() AS n"),
     allQueues: q<QueueRow>("SELECT * FROM queues"),
     insertQueue: q(
       "INSERT INTO queues (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
@@ -75,7 +79,7 @@ function prepareAll(db: Database) {
     claim: q<TaskRow>(
       `UPDATE tasks SET status = $status, attempts = attempts + $inc, worker = $worker, grp = $grp,
          lease_until = $lease, delivered_at = $now, finished_at = $finished, purge_at = $purge
-       WHERE rowid IN (SELECT rowid FROM tasks WHERE queue = $queue AND status = $from
+       WHERE rowid IN (SELECT rowid FROM tasks WHERE queue = CAST($queue AS TEXT) AND status = CAST($from AS TEXT)
                        ORDER BY ms, seq LIMIT $count)
        RETURNING ms, seq, fields, attempts, max_attempts`,
     ),
@@ -149,15 +153,20 @@ export class Store {
   readonly sql: Statements;
   /** XRANGE/XREAD and keyspace statements (reads-sql.ts). */
   readonly reads: ReadStatements;
+  /** XPENDING/XCLAIM/XAUTOCLAIM and group/consumer statements (claims-sql.ts). */
+  readonly claims: ClaimStatements;
   private readonly lock: Database;
 
   constructor(dataDir: string, durability: Durability) {
     if (!existsSync(dataDir) || !statSync(dataDir).isDirectory()) {
       throw new StoreError(`data dir ${dataDir} does not exist or is not a directory`);
     }
-    this.lock = takeDataDirLock(dataDir);
     this.path = join(dataDir, "ezra.db");
+    checkWritable(dataDir, this.path);
+    this.lock = takeDataDirLock(dataDir);
     try {
+      // Read-only first: a foreign or damaged file must be rejected without being written to.
+      inspectExisting(this.path, SCHEMA_VERSION);
       this.db = new Database(this.path, { create: true, strict: true });
       this.db.exec("PRAGMA busy_timeout = 5000");
       migrate(this.db, this.path);
@@ -168,6 +177,7 @@ export class Store {
       this.db.exec("PRAGMA cache_size = -65536");
       this.sql = prepareAll(this.db);
       this.reads = prepareReads(this.db);
+      this.claims = prepareClaims(this.db);
     } catch (err) {
       this.lock.close();
       throw err;
