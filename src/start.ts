@@ -1,5 +1,6 @@
 // Wires a resolved config into a running server: checks the data dir, opens the engine
 // (restart recovery happens here, before listening), listens, and shuts down on signals.
+import { SQLiteError } from "bun:sqlite";
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { ConfigError, type ServerConfig } from "./config.ts";
@@ -85,6 +86,12 @@ export async function startServer(config: ServerConfig, version: string): Promis
   } catch (err) {
     if (err instanceof StoreError) {
       process.stderr.write(`ezra: ${err.message}\n`);
+      process.exit(1);
+    }
+    if (err instanceof SQLiteError) {
+      // Start-up recovery hit the file itself (damaged pages, disk full, I/O error): one line, no stack.
+      const hint = err.code === "SQLITE_CORRUPT" ? "; restore it from a backup (ezra backup)" : "";
+      process.stderr.write(`ezra: cannot open ${resolve(config.dataDir, "ezra.db")}: ${err.message} (${err.code})${hint}\n`);
       process.exit(1);
     }
     throw err;

@@ -8,11 +8,15 @@ const BATCH_ROWS = 1000;
 const SLACK_MS = 5;
 // setTimeout's longest delay; a later due time is re-checked when this passes.
 const DELAY_MAX_MS = 2 ** 31 - 1;
+// After a turn fails (disk full, I/O error), background writes wait this long before retrying:
+// retrying at once would spin the CPU and fail every client turn it joins.
+const RETRY_AFTER_FAILURE_MS = 1000;
 
 export class Maintenance {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private dueAt = Infinity;
   private stopped = false;
+  private notBefore = 0;
 
   constructor(
     private readonly store: Store,
@@ -20,10 +24,15 @@ export class Maintenance {
     private readonly now: () => number,
     private readonly defaultMaxAttempts: () => number,
     private readonly onMoved: (rows: MovedRow[]) => void,
-  ) {}
+  ) {
+    turn.onFinish((failure) => {
+      this.notBefore = failure ? this.now() + RETRY_AFTER_FAILURE_MS : 0;
+    });
+  }
 
   /** Makes sure the timer fires no later than `at` (ms since epoch). */
   dueBy(at: number): void {
+    at = Math.max(at, this.notBefore);
     if (this.stopped || at >= this.dueAt) return;
     this.dueAt = at;
     if (this.timer) clearTimeout(this.timer);

@@ -10,6 +10,8 @@ export class Turn {
   failure: Error | null = null;
   private readonly listeners: TurnListener[] = [];
   private readonly beforeCommitHooks: (() => void)[] = [];
+  private changesAtBegin = 0;
+  private wrote = false;
 
   constructor(private readonly store: Store) {}
 
@@ -30,12 +32,27 @@ export class Turn {
     if (this.open) return;
     this.open = true;
     this.failure = null;
+    this.wrote = false;
     try {
       this.store.sql.begin.run();
+      this.changesAtBegin = this.changes();
     } catch (err) {
       this.failure = err as Error;
     }
     setImmediate(this.finish);
+  }
+
+  private changes(): number {
+    return this.store.sql.totalChanges.get()?.n ?? 0;
+  }
+
+  /**
+   * True while no statement of this turn has changed a row. A reply produced while the turn is
+   * clean shows committed state only, so it stays true even if the turn's COMMIT fails later.
+   */
+  get clean(): boolean {
+    if (!this.wrote && this.open && !this.failure && this.changes() !== this.changesAtBegin) this.wrote = true;
+    return this.open && !this.failure && !this.wrote;
   }
 
   /** Call after a statement threw: if SQLite rolled back the transaction, the turn has failed. */

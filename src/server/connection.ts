@@ -36,6 +36,9 @@ export class Connection implements Session {
   /** Where this turn's replies start in `reply`, and how many there are (for rollback). */
   private turnMark = -1;
   private turnReplies = 0;
+  /** The leading replies of this turn made before any row changed: true even if COMMIT fails. */
+  private cleanMark = -1;
+  private cleanReplies = 0;
 
   constructor(
     readonly id: number,
@@ -85,6 +88,10 @@ export class Connection implements Session {
       this.beginTurnOutput();
       dispatch(this.ctx, args);
       if (!this.suspendedUntilReply) this.turnReplies++;
+      if (this.cleanReplies === this.turnReplies - 1 && turn.clean) {
+        this.cleanMark = this.reply.mark();
+        this.cleanReplies = this.turnReplies;
+      }
     }
     // More input than one turn's share: carry on in a later turn.
     setImmediate(() => this.process());
@@ -93,6 +100,7 @@ export class Connection implements Session {
   private beginTurnOutput(): void {
     if (this.turnMark < 0) {
       this.turnMark = this.reply.mark();
+      this.cleanMark = this.turnMark;
       this.host.markDirty(this);
     }
   }
@@ -121,20 +129,26 @@ export class Connection implements Session {
   /** Called once the turn has committed (or failed): send this turn's replies. */
   afterTurn(failure: Error | null): void {
     if (failure && this.turnMark >= 0) {
-      // Nothing of this turn reached the disk: no reply may claim otherwise.
-      this.reply.truncate(this.turnMark);
+      // Nothing of this turn reached the disk: no reply may claim otherwise. Replies made
+      // before the turn changed any row (reads, PING) showed committed state and stand.
+      this.reply.truncate(this.cleanMark);
       const message = storageError(failure).reply;
-      for (let i = 0; i < this.turnReplies; i++) this.reply.error(message);
+      for (let i = this.cleanReplies; i < this.turnReplies; i++) this.reply.error(message);
     }
     this.turnMark = -1;
     this.turnReplies = 0;
+    this.cleanMark = -1;
+    this.cleanReplies = 0;
     this.flush();
     if (!this.suspendedUntilReply && !this.closing && this.decoder.bufferedBytes > 0) this.process();
   }
 
   private flush(): void {
     if (this.closed) return;
-    if (this.reply.length > 0) {
+    // While this connection has replies in an open turn (a drain event can arrive before the
+    // turn commits), they stay buffered: a client never sees a reply for uncommitted work.
+    const turnOpen = this.turnMark >= 0;
+    if (this.reply.length > 0 && !turnOpen) {
       const bytes = this.reply.take();
       this.unwritten = this.unwritten ? concat(this.unwritten, bytes) : bytes;
     }
@@ -146,7 +160,7 @@ export class Connection implements Session {
       this.host.log(`closing client ${this.id}: ${this.unwritten.byteLength} reply bytes unread (--reply-bytes-max)`);
       return this.destroy();
     }
-    if (!this.unwritten && this.closing) this.socket.end();
+    if (!this.unwritten && this.closing && !turnOpen) this.socket.end();
   }
 
   onDrain(): void {
