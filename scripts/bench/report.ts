@@ -1,0 +1,106 @@
+// Benchmark output: one JSON object per line on stdout (machine-readable), progress and a short
+// table on stderr (for people), and the ratios ezra/redis that the issue's targets are about.
+import { cpus, totalmem } from "node:os";
+
+export type Row = Record<string, unknown> & { kind: string };
+
+const rows: Row[] = [];
+
+export function emit(row: Row): void {
+  rows.push(row);
+  process.stdout.write(`${JSON.stringify(row)}\n`);
+}
+
+export function log(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+/** The p-th percentile (0..100) of samples, in the samples' unit, rounded to 0.01. */
+export function percentile(samples: number[], p: number): number {
+  if (samples.length === 0) return Number.NaN;
+  const sorted = Float64Array.from(samples).sort();
+  const at = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return Math.round(sorted[at] * 100) / 100;
+}
+
+export function machine(): Row {
+  const kernel = Bun.spawnSync(["uname", "-sr"]).stdout.toString().trim();
+  const redis = Bun.spawnSync(["redis-server", "--version"]).stdout.toString().match(/v=(\S+)/)?.[1] ?? "?";
+  return {
+    kind: "run",
+    date: new Date().toISOString(),
+    command: `bun scripts/bench.ts ${process.argv.slice(2).join(" ")}`.trim(),
+    cpu: cpus()[0]?.model ?? "?",
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    kernel,
+    bun: Bun.version,
+    redis,
+  };
+}
+
+const num = (v: unknown, digits = 0) =>
+  typeof v === "number" && Number.isFinite(v) ? v.toLocaleString("en-US", { maximumFractionDigits: digits }) : "-";
+
+function table(header: string[], body: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
+}
+
+/** Ratios of every ezra target to every redis target, per workload, on tasks/s. */
+export function ratios(): Row[] {
+  const out: Row[] = [];
+  const workloads = rows.filter((r) => r.kind === "lifecycle" || r.kind === "backlog");
+  for (const e of workloads.filter((r) => String(r.server).startsWith("ezra"))) {
+    for (const r of workloads.filter((x) => x.kind === e.kind && x.preset === e.preset && String(x.server).startsWith("redis"))) {
+      const ratio = (e.tasksPerSec as number) / (r.tasksPerSec as number);
+      out.push({ kind: "ratio", preset: e.preset, ezra: e.server, redis: r.server, ratio: Number(ratio.toFixed(2)) });
+    }
+  }
+  return out;
+}
+
+/** The human summary of everything emitted so far. */
+export function summary(): string {
+  const parts: string[] = [];
+  const life = rows.filter((r) => r.kind === "lifecycle" || r.kind === "backlog");
+  if (life.length > 0) {
+    parts.push(
+      table(
+        ["preset", "server", "tasks/s", "push/s", "xadd p50/p99 ms", "pop→ack p50/p99 ms", "drain start→end /s"],
+        life.map((r) => [
+          String(r.preset), String(r.server), num(r.tasksPerSec), num(r.pushPerSec),
+          `${num(r.xaddP50Ms, 2)} / ${num(r.xaddP99Ms, 2)}`, `${num(r.cycleP50Ms, 2)} / ${num(r.cycleP99Ms, 2)}`,
+          r.kind === "backlog" ? `${num(r.drainStartPerSec)} → ${num(r.drainEndPerSec)}` : "",
+        ]),
+      ),
+    );
+  }
+  const rat = rows.filter((r) => r.kind === "ratio");
+  if (rat.length > 0) {
+    parts.push(table(["preset", "ezra", "vs redis", "ratio"], rat.map((r) => [String(r.preset), String(r.ezra), String(r.redis), `${num(r.ratio, 2)}×`])));
+  }
+  const res = rows.filter((r) => r.kind === "memory" || r.kind === "idle-cpu");
+  if (res.length > 0) {
+    const servers = [...new Set(res.map((r) => String(r.server)))];
+    const pick = (server: string, kind: string, key: string) => res.find((r) => r.server === server && r.kind === kind)?.[key];
+    parts.push(
+      table(
+        ["server", "idle RSS MiB", "bytes/idle conn", "CPU s, 100 blocked, 10 s"],
+        servers.map((s) => [
+          s, num((pick(s, "memory", "idleRssBytes") as number) / 2 ** 20, 1), num(pick(s, "memory", "bytesPerConnection")),
+          num(pick(s, "idle-cpu", "cpuSecondsPer10s"), 3),
+        ]),
+      ),
+    );
+  }
+  for (const s of rows.filter((r) => r.kind === "startup")) {
+    parts.push(
+      `start-up (${s.server}): ${num(s.startMs)} ms with ${num(s.tasks)} tasks (${num(s.inFlight)} in flight), ` +
+        `${num(s.emptyStartMs)} ms empty; ezra.db ${num(s.dbBytesPerTask)} bytes/task (${num(s.payloadBytes)}-byte payload)`,
+    );
+  }
+  for (const e of rows.filter((r) => r.kind === "error")) parts.push(`ERROR ${e.preset ?? ""} ${e.server ?? ""}: ${e.message}`);
+  return parts.join("\n\n");
+}

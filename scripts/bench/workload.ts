@@ -1,0 +1,200 @@
+// The "lifecycle" workload, identical for every server: P producers XADD N tasks (each keeps up
+// to 64 commands in flight), C consumers loop XREADGROUP COUNT K BLOCK 1000 + XACK until all N
+// are acked. Also the push-only and backlog (push everything, then drain) variants.
+import { Blob, encode, type Reply, ReplyError, RespClient } from "./client.ts";
+
+export const IN_FLIGHT_PER_PRODUCER = 64;
+const BLOCK_MS = 1000;
+const GROUP = "bench";
+
+export interface WorkloadSpec {
+  producers: number;
+  consumers: number;
+  /** XREADGROUP COUNT. */
+  count: number;
+  payloadBytes: number;
+  tasks: number;
+}
+
+export interface PushResult {
+  seconds: number;
+  xaddMs: number[];
+}
+
+export interface DrainResult {
+  seconds: number;
+  /** One sample per XREADGROUP that got tasks: from sending it to its XACK's reply. */
+  cycleMs: number[];
+  /** Pairs (tasks acked so far, performance.now()) after each XACK, for rates along the drain. */
+  marks: number[];
+}
+
+const describe = (r: Reply) => (r instanceof ReplyError ? `-${r.message}` : JSON.stringify(r));
+
+function deferred<T>() {
+  let resolve!: (v: T) => void;
+  let reject!: (e: Error) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+async function connectAll(port: number, n: number): Promise<RespClient[]> {
+  return Promise.all(Array.from({ length: n }, () => RespClient.connect(port)));
+}
+
+/** Runs `work` with a deadline; on timeout (or error) every client is closed. */
+async function bounded<T>(clients: RespClient[], deadlineMs: number, what: string, work: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no result within ${deadlineMs} ms (timeout)`)), deadlineMs);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+    for (const c of clients) c.close();
+  }
+}
+
+/** Pushes `total` tasks through `clients`, each keeping up to IN_FLIGHT_PER_PRODUCER in flight. */
+function produce(clients: RespClient[], queue: string, payloadBytes: number, total: number, xaddMs: number[]): Promise<void> {
+  const command = encode(["XADD", queue, "*", "payload", new Uint8Array(payloadBytes).fill(120)]);
+  const done = deferred<void>();
+  let left = total;
+  let outstanding = 0;
+  for (const client of clients) {
+    const fill = () => {
+      while (client.inFlight < IN_FLIGHT_PER_PRODUCER && left > 0) {
+        left--;
+        outstanding++;
+        const sentAt = performance.now();
+        client.send(command, (reply) => {
+          if (typeof reply !== "string") return done.reject(new Error(`XADD answered ${describe(reply)}`));
+          xaddMs.push(performance.now() - sentAt);
+          outstanding--;
+          if (left === 0 && outstanding === 0) done.resolve();
+          else fill();
+        });
+      }
+    };
+    fill();
+  }
+  if (total === 0) done.resolve();
+  return done.promise;
+}
+
+function send(client: RespClient, command: Uint8Array): Promise<Reply> {
+  return new Promise((resolve) => client.send(command, resolve));
+}
+
+/** Consumers claim and ack until `total` tasks are acked; resolves at the last ack. */
+function consume(clients: RespClient[], queue: string, count: number, payloadBytes: number, total: number): Promise<DrainResult> {
+  const done = deferred<DrainResult>();
+  const result: DrainResult = { seconds: 0, cycleMs: [], marks: [] };
+  const startedAt = performance.now();
+  let acked = 0;
+  let finished = false;
+  const loop = async (client: RespClient, name: string) => {
+    const read = encode(["XREADGROUP", "GROUP", GROUP, name, "COUNT", String(count), "BLOCK", String(BLOCK_MS), "STREAMS", queue, ">"]);
+    while (!finished) {
+      const sentAt = performance.now();
+      const reply = await send(client, read);
+      if (finished) return;
+      if (reply === null) continue; // BLOCK timed out
+      const ids = entryIds(reply, payloadBytes);
+      const ack = await send(client, encode(["XACK", queue, GROUP, ...ids]));
+      if (finished) return;
+      if (ack !== ids.length) throw new Error(`XACK of ${ids.length} ids answered ${describe(ack)}`);
+      acked += ids.length;
+      const now = performance.now();
+      result.cycleMs.push(now - sentAt);
+      result.marks.push(acked, now);
+      if (acked >= total) {
+        finished = true;
+        result.seconds = (now - startedAt) / 1000;
+        done.resolve(result);
+      }
+    }
+  };
+  clients.forEach((client, i) => loop(client, `c${i}`).catch((err) => done.reject(err)));
+  return done.promise;
+}
+
+/** The ids of an XREADGROUP reply for one stream; checks each entry carries the payload. */
+function entryIds(reply: Reply, payloadBytes: number): string[] {
+  const streams = reply as Reply[][];
+  if (!Array.isArray(streams) || !Array.isArray(streams[0])) throw new Error(`XREADGROUP answered ${describe(reply)}`);
+  const entries = streams[0][1] as [string, Reply[]][];
+  return entries.map(([id, fields]) => {
+    const payload = fields[1];
+    const size = payload instanceof Blob ? payload.bytes : typeof payload === "string" ? payload.length : -1;
+    if (size !== payloadBytes) throw new Error(`entry ${id} came back without its ${payloadBytes}-byte payload`);
+    return id;
+  });
+}
+
+async function createGroup(port: number, queue: string): Promise<void> {
+  const admin = await RespClient.connect(port);
+  try {
+    await admin.ok(["XGROUP", "CREATE", queue, GROUP, "0", "MKSTREAM"]);
+  } finally {
+    admin.close();
+  }
+}
+
+/** Producers only, nobody consuming: the push rate. */
+export async function pushOnly(port: number, queue: string, spec: WorkloadSpec, deadlineMs: number): Promise<PushResult> {
+  const producers = await connectAll(port, spec.producers);
+  const xaddMs: number[] = [];
+  const startedAt = performance.now();
+  await bounded(producers, deadlineMs, "push", produce(producers, queue, spec.payloadBytes, spec.tasks, xaddMs));
+  return { seconds: (performance.now() - startedAt) / 1000, xaddMs };
+}
+
+export interface LifecycleResult extends DrainResult {
+  pushSeconds: number;
+  xaddMs: number[];
+}
+
+/** Producers and consumers at once, until every task is acked. */
+export async function lifecycle(port: number, queue: string, spec: WorkloadSpec, deadlineMs: number): Promise<LifecycleResult> {
+  await createGroup(port, queue);
+  const producers = await connectAll(port, spec.producers);
+  const consumers = await connectAll(port, spec.consumers);
+  const xaddMs: number[] = [];
+  const startedAt = performance.now();
+  let pushSeconds = 0;
+  const pushed = produce(producers, queue, spec.payloadBytes, spec.tasks, xaddMs).then(() => {
+    pushSeconds = (performance.now() - startedAt) / 1000;
+  });
+  const drained = consume(consumers, queue, spec.count, spec.payloadBytes, spec.tasks);
+  const [, drain] = await bounded([...producers, ...consumers], deadlineMs, "lifecycle", Promise.all([pushed, drained]));
+  return { ...drain, seconds: (performance.now() - startedAt) / 1000, pushSeconds, xaddMs };
+}
+
+/** Pushes everything first, then drains: how the pop rate holds up from a deep queue to a shallow one. */
+export async function backlog(port: number, queue: string, spec: WorkloadSpec, deadlineMs: number) {
+  await createGroup(port, queue);
+  const push = await pushOnly(port, queue, spec, deadlineMs);
+  const consumers = await connectAll(port, spec.consumers);
+  const drain = await bounded(consumers, deadlineMs, "drain", consume(consumers, queue, spec.count, spec.payloadBytes, spec.tasks));
+  return { push, drain };
+}
+
+/** Tasks per second while the acked count went from `from` to `to` (measured at XACK replies). */
+export function rateBetween(marks: number[], from: number, to: number): number {
+  let a = -1;
+  let b = -1;
+  for (let i = 0; i < marks.length; i += 2) {
+    if (a < 0 && marks[i] >= from) a = i;
+    if (marks[i] >= to) {
+      b = i;
+      break;
+    }
+  }
+  if (a < 0 || b <= a) return Number.NaN;
+  return (marks[b] - marks[a]) / ((marks[b + 1] - marks[a + 1]) / 1000);
+}
