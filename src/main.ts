@@ -3,6 +3,7 @@
 // defaults; a bad one prints one line naming the flag and exits with code 2.
 import { type ArgsDef, defineCommand, runMain } from "citty";
 import pkg from "../package.json" with { type: "json" };
+import { backupCommand } from "./backup.ts";
 import { ConfigError, OPTIONS, optionHelp, resolveConfig } from "./config.ts";
 import { startServer } from "./start.ts";
 
@@ -30,7 +31,19 @@ export function exitWithUsageError(message: string): never {
 const main = defineCommand({
   meta: { name: "ezra", version: pkg.version, description: "A persistent task queue speaking the Redis Streams protocol." },
   args: serverArgs,
+  subCommands: { backup: backupCommand },
+  setup({ args, rawArgs }) {
+    // Runs before citty looks for a subcommand: a typo or stray word is a usage error, as it
+    // always was, not citty's "Unknown command".
+    const first = args._?.[0];
+    if (first === "backup") return;
+    const unknown = unknownFlags(rawArgs);
+    if (unknown.length > 0) exitWithUsageError(`--${unknown[0]}: unknown flag (see ezra --help)`);
+    if (first !== undefined) exitWithUsageError(`unexpected argument '${first}' (see ezra --help)`);
+  },
   async run({ args, rawArgs }) {
+    // citty runs the parent's run after a subcommand: the server is only the default command.
+    if (args._?.[0] === "backup") return;
     const unknown = unknownFlags(rawArgs);
     if (unknown.length > 0) exitWithUsageError(`--${unknown[0]}: unknown flag (see ezra --help)`);
     const positional = args._ ?? [];
@@ -50,10 +63,10 @@ const main = defineCommand({
   },
 });
 
-if (process.argv.includes("--help") || process.argv.includes("-h")) {
+if (process.argv[2] !== "backup" && (process.argv.includes("--help") || process.argv.includes("-h"))) {
   process.stdout.write(
     `ezra ${pkg.version}: a persistent task queue speaking the Redis Streams protocol.\n\n` +
-      `Usage: ezra --data-dir DIR [options]\n\nOptions (flag > environment variable > default):\n${optionHelp()}\n` +
+      `Usage: ezra --data-dir DIR [options]\n       ezra backup --data-dir DIR --out FILE   (a consistent copy, while the server runs)\n\nOptions (flag > environment variable > default):\n${optionHelp()}\n` +
       `  --help                            Show this help.\n  --version                         Print the version.\n`,
   );
   process.exit(0);

@@ -114,7 +114,7 @@ test("disk full: writes answer a clear error, reads go on, and writes work again
   expect(await redis.ping()).toBe("PONG");
   expect(await redis.xlen("q")).toBe(stored.size);
   const firstTwo = (await redis.xrange("q", "-", "+", "COUNT", 2)) as [string, string[]][];
-  expect(firstTwo[1][1][1]).toBe(stored.get(firstTwo[1][0]));
+  expect(firstTwo[1][1][1]).toBe(stored.get(firstTwo[1][0]) as string);
   const info = (await redis.call("XINFO", "STREAM", "q")) as unknown[];
   expect(info[info.indexOf("ezra-available") + 1]).toBe(stored.size);
   // Reads pipelined ahead of a failing write in the same turn keep their (committed) answers.
