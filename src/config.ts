@@ -115,6 +115,8 @@ export function resolveConfig(flags: Record<string, string | boolean | undefined
       `--host: ${result.host} is not a loopback address and no --password is set; set --password, or pass --allow-public to serve it open`,
     );
   }
+  // Commands pause at the soft limit, well under the hard one: a slow reader is throttled, not cut off.
+  result.limits.replyPauseBytes = Math.min(result.limits.replyPauseBytes, Math.floor(result.limits.replyBytesMax / 2));
   return result;
 }
 

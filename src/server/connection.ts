@@ -5,9 +5,9 @@ import type { Socket } from "bun";
 import { dispatch, storageError } from "../commands/router.ts";
 import type { Context, ServerFacts, Session } from "../commands/types.ts";
 import type { Engine } from "../queue/engine.ts";
-import { ProtocolError, RequestDecoder } from "../resp/decoder.ts";
+import { type DecoderLimits, ProtocolError, RequestDecoder } from "../resp/decoder.ts";
 import { ReplyWriter } from "../resp/encoder.ts";
-import type { Limits } from "./limits.ts";
+import { type Limits, UNAUTHENTICATED_ARGS_MAX, UNAUTHENTICATED_BULK_BYTES_MAX } from "./limits.ts";
 
 /** Commands one connection runs per turn before others get a go (fairness). */
 const COMMANDS_PER_TURN_MAX = 4096;
@@ -26,7 +26,9 @@ export class Connection implements Session {
   name: string | null = null;
   libName: string | null = null;
   libVersion: string | null = null;
-  authenticated: boolean;
+  private isAuthenticated = false;
+  /** Read by the decoder at each header: tightened until the client authenticates. */
+  private readonly decoderLimits: DecoderLimits;
   private readonly decoder: RequestDecoder;
   private readonly ctx: Context;
   private unwritten: Uint8Array | null = null;
@@ -45,13 +47,22 @@ export class Connection implements Session {
     private readonly socket: Socket<Connection>,
     private readonly host: ConnectionHost,
   ) {
+    this.decoderLimits = { bulkBytesMax: host.limits.bulkBytesMax, argsMax: host.limits.argsMax, inlineBytesMax: host.limits.inlineBytesMax };
+    this.decoder = new RequestDecoder(this.decoderLimits);
     this.authenticated = host.facts.password === null;
-    this.decoder = new RequestDecoder({
-      bulkBytesMax: host.limits.bulkBytesMax,
-      argsMax: host.limits.argsMax,
-      inlineBytesMax: host.limits.inlineBytesMax,
-    });
     this.ctx = { engine: host.engine, server: host.facts, session: this };
+  }
+
+  get authenticated(): boolean {
+    return this.isAuthenticated;
+  }
+
+  // Before AUTH a stranger may send only small commands (as Redis does), not 64 MiB payloads.
+  set authenticated(yes: boolean) {
+    this.isAuthenticated = yes;
+    const { bulkBytesMax, argsMax } = this.host.limits;
+    this.decoderLimits.bulkBytesMax = yes ? bulkBytesMax : Math.min(bulkBytesMax, UNAUTHENTICATED_BULK_BYTES_MAX);
+    this.decoderLimits.argsMax = yes ? argsMax : Math.min(argsMax, UNAUTHENTICATED_ARGS_MAX);
   }
 
   get remoteAddress(): string {
@@ -66,6 +77,13 @@ export class Connection implements Session {
     if (this.closing) return;
     this.decoder.push(chunk);
     if (this.decoder.bufferedBytes > this.host.limits.inputBytesMax) {
+      this.host.log(`closing client ${this.id}: over ${this.host.limits.inputBytesMax} bytes of unprocessed input (--input-bytes-max)`);
+      // A client that is not reading would never let the error reply out, and the connection
+      // would keep its full input buffer forever: cut it off now.
+      if (this.unwritten) {
+        this.closing = true;
+        return this.destroy();
+      }
       return this.fail(`ERR client input buffer over ${this.host.limits.inputBytesMax} bytes (--input-bytes-max); closing`);
     }
     this.process();

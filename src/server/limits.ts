@@ -18,6 +18,10 @@ export interface Limits {
   blockedClientsMax: number;
 }
 
+/** Before AUTH (with --password): arguments per command and bytes per argument, as in Redis. */
+export const UNAUTHENTICATED_ARGS_MAX = 10;
+export const UNAUTHENTICATED_BULK_BYTES_MAX = 16 * 1024;
+
 const MiB = 1024 * 1024;
 
 export const DEFAULT_LIMITS: Limits = {
