@@ -57,9 +57,12 @@ function newestDelivered(engine: Engine, key: string): StreamId {
 }
 
 export function consumerInfos(engine: Engine, key: string, group: string): ConsumerInfo[] {
-  return engine.store.claims.consumersOf.all(queueOf(key), group, key).map((c) => ({
+  const sql = engine.store.claims;
+  // One pass over the group's in-flight tasks counts them for every consumer at once.
+  const pending = new Map(sql.pendingByConsumer.all(key, group).map((r) => [r.worker, r.n]));
+  return sql.consumersOf.all(queueOf(key), group).map((c) => ({
     name: c.name,
-    pending: c.pending,
+    pending: pending.get(c.name) ?? 0,
     seenAt: c.seen_at,
     activeAt: c.active_at,
   }));

@@ -53,9 +53,5 @@ CREATE UNIQUE INDEX tasks_by_id ON tasks (queue, ms, seq);
 -- The claim query walks this index in id order within one queue and status.
 CREATE INDEX tasks_by_status ON tasks (queue, status, ms, seq);
 CREATE INDEX tasks_lease ON tasks (lease_until) WHERE status = 'in_flight';
--- A group's in-flight tasks by id (XPENDING, XAUTOCLAIM) and by consumer (XPENDING with a
--- consumer, XINFO CONSUMERS, XREADGROUP of own pending); only in-flight rows are indexed.
-CREATE INDEX tasks_pending ON tasks (queue, grp, ms, seq) WHERE status = 'in_flight';
-CREATE INDEX tasks_pending_by_worker ON tasks (queue, grp, worker, ms, seq) WHERE status = 'in_flight';
 CREATE INDEX tasks_purge ON tasks (purge_at) WHERE status = 'done';
 CREATE INDEX tasks_expiry ON tasks (expires_at) WHERE expires_at IS NOT NULL;
