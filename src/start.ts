@@ -1,6 +1,7 @@
 // Wires a resolved config into a running server: checks the data dir, opens the engine
 // (restart recovery happens here, before listening), listens, and shuts down on signals.
 import { SQLiteError } from "bun:sqlite";
+import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { ConfigError, type ServerConfig } from "./config.ts";
@@ -23,6 +24,21 @@ function readPem(path: string, flag: string): string {
   }
 }
 
+// Bun.listen reports bad TLS files as a listen failure; check them first so the error names the flag.
+function checkTlsFiles(tls: { cert: string; key: string; ca?: string }, config: ServerConfig): void {
+  const parse = <T>(flag: string, path: string | null, what: string, make: () => T): T => {
+    try {
+      return make();
+    } catch (err) {
+      throw new ConfigError(`--${flag}: ${path} is not ${what}: ${(err as Error).message}`);
+    }
+  };
+  const cert = parse("tls-cert", config.tlsCert, "a PEM certificate", () => new X509Certificate(tls.cert));
+  const key: KeyObject = parse("tls-key", config.tlsKey, "a PEM private key", () => createPrivateKey(tls.key));
+  if (!cert.checkPrivateKey(key)) throw new ConfigError(`--tls-key: ${config.tlsKey} is not the key of the certificate in ${config.tlsCert}`);
+  if (tls.ca !== undefined) parse("tls-ca", config.tlsCa, "a PEM CA certificate", () => new X509Certificate(tls.ca!));
+}
+
 /** Opens the engine and listener; throws ConfigError/StoreError rather than exiting. */
 export function openServer(config: ServerConfig, version: string, log = (m: string) => console.error(m)): Running {
   const dataDir = resolve(config.dataDir);
@@ -39,6 +55,7 @@ export function openServer(config: ServerConfig, version: string, log = (m: stri
         ...(config.tlsCa ? { ca: readPem(config.tlsCa, "tls-ca"), requestCert: true, rejectUnauthorized: true } : {}),
       }
     : undefined;
+  if (tls) checkTlsFiles(tls, config);
   const engine = new Engine({
     dataDir,
     durability: config.durability,
