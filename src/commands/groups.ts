@@ -30,7 +30,6 @@ export function xgroupCreate(ctx: Context, args: Uint8Array[]): void {
 
 export function xinfoStream(ctx: Context, args: Uint8Array[]): void {
   const key = text(args[2]);
-  if (args.length > 3) throw new UserError("ERR", "syntax error");
   const info = ctx.engine.streamInfo(key);
   if (!info) throw new UserError("ERR", "no such key");
   const reply = ctx.session.reply;
