@@ -139,7 +139,7 @@ if (import.meta.main) {
     const port = flag("port", "");
     const live = await fuzzLive({
       seed,
-      connections: Number(flag("connections", "2000")),
+      connections: Number(flag("connections", "10000")),
       port: port ? Number(port) : undefined,
       progress: (l) => console.log(l),
     });
