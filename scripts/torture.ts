@@ -3,7 +3,8 @@
 // moments, round after round, on one data dir; then everything is drained and checked against
 // what clients were told (every replied XADD processed, nothing delivered after its XACK reply).
 import Redis from "ioredis";
-import { type EzraProcess, removeDir, startEzra, tempDir } from "../test/helpers/servers.ts";
+import { join } from "node:path";
+import { BUN, type EzraProcess, ROOT, removeDir, startEzra, tempDir } from "../test/helpers/servers.ts";
 
 export interface TortureOptions {
   rounds: number;
@@ -53,6 +54,9 @@ const PIPELINE_DEPTH = 8;
 const READ_COUNT = 16;
 const BLOCK_MS = 200;
 const DRAIN_IDLE_READS = 3;
+// Rounds that also kill a server during start-up (restart recovery), before it listens.
+const EARLY_KILL_PERCENT = 25;
+const EARLY_KILL_WINDOW_MS = 300;
 // Leases longer than any round and attempts that never run out: only restarts redeliver.
 const SERVER_ARGS = ["--visibility-timeout", "3600", "--max-attempts", "1000000", "--retention-seconds", "86400"];
 
@@ -97,6 +101,7 @@ class Ledger {
   wrongPayload = 0;
   acksRefused = 0;
   doneAtEnd = 0;
+  kills = 0;
   delivered(key: string, id: string, fields: string[]): void {
     const tag = `${key} ${id}`;
     this.deliveriesTotal++;
@@ -173,7 +178,23 @@ async function closeAll(clients: Redis[]): Promise<void> {
 }
 
 /** One round: start (or restart) the server, run load, SIGKILL it at a random moment. */
+/** Starts a server and SIGKILLs it within EARLY_KILL_WINDOW_MS, often mid-recovery. */
+async function earlyKill(dataDir: string, options: TortureOptions, random: () => number): Promise<void> {
+  const proc = Bun.spawn([BUN, join(ROOT, "src", "main.ts"), "--data-dir", dataDir, "--port", "0", "--durability", options.durability, ...SERVER_ARGS], {
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  await Bun.sleep(Math.floor(random() * EARLY_KILL_WINDOW_MS));
+  proc.kill("SIGKILL");
+  await proc.exited;
+}
+
 async function round(dataDir: string, options: TortureOptions, ledger: Ledger, random: () => number): Promise<number> {
+  if (random() * 100 < EARLY_KILL_PERCENT) {
+    await earlyKill(dataDir, options, random);
+    ledger.kills++;
+  }
+  ledger.kills++;
   const server = await startEzra({ dataDir, args: ["--durability", options.durability, ...SERVER_ARGS] });
   const killAfterMs = Math.floor((0.1 + random() * 0.9) * options.seconds * 1000);
   let killed = false;
@@ -233,7 +254,7 @@ export async function runTorture(options: TortureOptions): Promise<TortureSummar
       durability: options.durability,
       seed: options.seed,
       rounds: options.rounds,
-      kills: options.rounds,
+      kills: ledger.kills,
       addsSent: ledger.addsSent,
       addsReplied: ledger.payloadById.size,
       acksReplied: ledger.acksReplied,

@@ -18,7 +18,7 @@ for (const durability of ["full", "normal"] as const) {
       log: () => {},
     });
     console.log(`torture ${durability}: ${JSON.stringify(summary)}`);
-    expect(summary.kills).toBe(ROUNDS);
+    expect(summary.kills).toBeGreaterThanOrEqual(ROUNDS);
     expect(summary.addsReplied).toBeGreaterThan(0);
     expect(summary.lost).toBe(0);
     expect(summary.deliveredAfterAck).toBe(0);
