@@ -215,3 +215,16 @@ test("binary fields round-trip exactly", () => {
   expect(entry.fields[0]).toEqual(new TextEncoder().encode("blob"));
   expect(entry.fields[1]).toEqual(bytes);
 });
+
+test("a claim of fat tasks is cut to fit the reply byte budget, at least one task", () => {
+  const { engine, turn, pop } = setup();
+  const fat = new Uint8Array(6 * 1024 * 1024).fill(97); // 6 MiB of 'a'
+  for (let i = 0; i < 5; i++) turn(() => engine.push("fat", parseAddId("*")!, [new TextEncoder().encode("blob"), fat]));
+  // 16 MiB budget: two 6 MiB tasks fit, the third would pass it.
+  expect(pop("fat", 5)).toHaveLength(2);
+  expect(engine.counts("fat").available).toBe(3);
+  const huge = new Uint8Array(20 * 1024 * 1024).fill(98);
+  turn(() => engine.push("huge", parseAddId("*")!, [new TextEncoder().encode("blob"), huge]));
+  turn(() => engine.push("huge", parseAddId("*")!, [new TextEncoder().encode("blob"), huge]));
+  expect(pop("huge", 10)).toHaveLength(1);
+});

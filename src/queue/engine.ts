@@ -11,6 +11,9 @@ import { type Waiter, Waiters } from "./waiters.ts";
 
 export const DEAD_SUFFIX = "::dead";
 
+/** Payload bytes one claim may return per stream: a COUNT of fat tasks is cut to fit (at least one task). */
+export const CLAIM_REPLY_BYTES_MAX = 16 * 1024 * 1024;
+
 export interface QueueDefaults {
   visibilityTimeoutMs: number;
   maxAttempts: number;
@@ -41,6 +44,8 @@ interface QueueState {
   name: string;
   last: StreamId;
   entriesAdded: number;
+  /** Largest encoded task pushed to the queue, in bytes (bounds claims by reply size). */
+  fieldsBytesMax: number;
   settings: QueueSettings;
   groups: Set<string>;
   createdAt: number;
@@ -125,6 +130,7 @@ export class Engine {
         name: row.name,
         last: { ms: row.last_ms, seq: row.last_seq },
         entriesAdded: row.entries_added,
+        fieldsBytesMax: row.fields_bytes_max,
         settings: {
           visibilityTimeoutMs: row.visibility_timeout_ms,
           maxAttempts: row.max_attempts,
@@ -141,7 +147,7 @@ export class Engine {
   private saveDirtyQueues(): void {
     for (const q of this.queues.values()) {
       if (!q.dirty) continue;
-      this.store.sql.saveQueueIds.run(q.name, q.last.ms, q.last.seq, q.entriesAdded);
+      this.store.sql.saveQueueIds.run(q.name, q.last.ms, q.last.seq, q.entriesAdded, q.fieldsBytesMax);
       q.dirty = false;
     }
   }
@@ -163,6 +169,7 @@ export class Engine {
       name,
       last: { ms: 0, seq: 0 },
       entriesAdded: 0,
+      fieldsBytesMax: 0,
       settings: { visibilityTimeoutMs: null, maxAttempts: null, retentionMs: null },
       groups: new Set(),
       createdAt: now,
@@ -223,7 +230,11 @@ export class Engine {
     const now = this.now();
     const id = this.nextId(q, spec, now);
     const expiresAt = options.ttlSeconds !== undefined ? now + options.ttlSeconds * 1000 : null;
-    this.store.sql.insertTask.run(q.name, id.ms, id.seq, encodeFields(fields), options.maxAttempts ?? null, expiresAt, now);
+    const encoded = encodeFields(fields);
+    this.store.sql.insertTask.run(q.name, id.ms, id.seq, encoded, options.maxAttempts ?? null, expiresAt, now);
+    // Characters, not bytes, for text: close enough to decide when a claim needs sizing.
+    const size = typeof encoded === "string" ? encoded.length : encoded.byteLength;
+    if (size > q.fieldsBytesMax) q.fieldsBytesMax = size;
     q.last = id;
     q.entriesAdded++;
     q.dirty = true;
@@ -271,6 +282,9 @@ export class Engine {
     const now = this.now();
     const dead = isDeadView(key);
     const { visibilityTimeoutMs, retentionMs, maxAttempts } = this.effective(key);
+    const from = dead ? "dead" : "available";
+    const fattest = this.queue(key)?.fieldsBytesMax ?? 0;
+    if (count > 1 && count * fattest > CLAIM_REPLY_BYTES_MAX) count = this.countWithinBytes(key, from, count);
     const rows = this.store.sql.claim.all({
       status: noack ? "done" : "in_flight",
       inc: dead ? 0 : 1,
@@ -281,7 +295,7 @@ export class Engine {
       finished: noack ? now : null,
       purge: noack ? (dead ? now : now + retentionMs) : null,
       queue: key,
-      from: dead ? "dead" : "available",
+      from,
       count,
     });
     if (rows.length === 0) return [];
@@ -289,6 +303,18 @@ export class Engine {
     if (noack) this.maintenance.dueBy(dead ? now : now + retentionMs);
     else this.maintenance.dueBy(now + visibilityTimeoutMs);
     return toEntries(rows, maxAttempts);
+  }
+
+  /** How many of the next `count` tasks fit in CLAIM_REPLY_BYTES_MAX (at least one). */
+  private countWithinBytes(key: string, from: string, count: number): number {
+    let total = 0;
+    let fitting = 0;
+    for (const { bytes } of this.store.sql.nextSizes.all(key, from, count)) {
+      total += bytes;
+      if (fitting > 0 && total > CLAIM_REPLY_BYTES_MAX) break;
+      fitting++;
+    }
+    return Math.max(1, fitting);
   }
 
   /** XREADGROUP with `>`: claims from each key; an empty result means nothing was available. */

@@ -9,6 +9,7 @@ CREATE TABLE queues (
   max_attempts       INTEGER,
   retention_ms       INTEGER,
   entries_added      INTEGER NOT NULL DEFAULT 0,   -- XINFO STREAM's entries-added
+  fields_bytes_max   INTEGER NOT NULL DEFAULT 0,   -- largest task pushed: claims of fat tasks are sized by bytes
   created_at         INTEGER NOT NULL
 );
 

@@ -39,6 +39,7 @@ export interface QueueRow {
   max_attempts: number | null;
   retention_ms: number | null;
   entries_added: number;
+  fields_bytes_max: number;
   created_at: number;
 }
 
@@ -67,7 +68,14 @@ function prepareAll(db: Database) {
     insertQueue: q(
       "INSERT INTO queues (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
     ),
-    saveQueueIds: q("UPDATE queues SET last_ms = ?2, last_seq = ?3, entries_added = ?4 WHERE name = ?1"),
+    saveQueueIds: q(
+      "UPDATE queues SET last_ms = ?2, last_seq = ?3, entries_added = ?4, fields_bytes_max = ?5 WHERE name = ?1",
+    ),
+    // Sizes of the next tasks a claim would take, for claims bounded by reply bytes.
+    nextSizes: q<{ bytes: number }>(
+      `SELECT length(CAST(fields AS BLOB)) AS bytes FROM tasks WHERE queue = ?1 AND status = ?2
+       ORDER BY ms, seq LIMIT ?3`,
+    ),
     saveQueueSettings: q(
       "UPDATE queues SET visibility_timeout_ms = ?2, max_attempts = ?3, retention_ms = ?4 WHERE name = ?1",
     ),
