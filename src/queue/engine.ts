@@ -285,19 +285,17 @@ export class Engine {
     const from = dead ? "dead" : "available";
     const fattest = this.queue(key)?.fieldsBytesMax ?? 0;
     if (count > 1 && count * fattest > CLAIM_REPLY_BYTES_MAX) count = this.countWithinBytes(key, from, count);
-    const rows = this.store.sql.claim.all({
-      status: noack ? "done" : "in_flight",
-      inc: dead ? 0 : 1,
-      worker: consumer,
-      grp: group,
-      lease: noack ? null : now + visibilityTimeoutMs,
-      now,
-      finished: noack ? now : null,
-      purge: noack ? (dead ? now : now + retentionMs) : null,
-      queue: key,
-      from,
-      count,
-    });
+    const rows = this.store.sql.claimable.all(key, from, count);
+    const status = noack ? "done" : "in_flight";
+    const inc = dead ? 0 : 1;
+    const lease = noack ? null : now + visibilityTimeoutMs;
+    const finished = noack ? now : null;
+    const purge = noack ? (dead ? now : now + retentionMs) : null;
+    const claimRow = this.store.sql.claimRow;
+    for (const row of rows) {
+      claimRow.run(row.rowid, status, inc, consumer, group, lease, now, finished, purge);
+      row.attempts += inc;
+    }
     if (rows.length === 0) return [];
     this.touchGroup(key, group, consumer, true);
     if (noack) this.maintenance.dueBy(dead ? now : now + retentionMs);
@@ -506,8 +504,6 @@ function toEntries(rows: TaskRow[], queueMaxAttempts: number): Entry[] {
     attempts: row.attempts,
     maxAttempts: row.max_attempts ?? queueMaxAttempts,
   }));
-  // RETURNING gives no order guarantee; workers expect oldest first.
-  if (entries.length > 1) entries.sort((a, b) => compareIds(a.id, b.id));
   return entries;
 }
 

@@ -74,6 +74,7 @@ export class Turn {
     if (!this.failure) {
       try {
         this.store.sql.commit.run();
+        this.store.committed();
       } catch (err) {
         this.failure = err as Error;
       }

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import schemaV1 from "./schema.sql" with { type: "text" };
 import { prepareReads, type ReadStatements } from "./reads-sql.ts";
+import { Checkpointer } from "./checkpointer.ts";
 import { type ClaimStatements, prepareClaims } from "./claims-sql.ts";
 import { checkWritable, inspectExisting } from "./preflight.ts";
 
@@ -84,14 +85,18 @@ function prepareAll(db: Database) {
       `INSERT INTO tasks (queue, ms, seq, status, fields, max_attempts, expires_at, created_at)
        VALUES (?1, ?2, ?3, 'available', ?4, ?5, ?6, ?7)`,
     ),
+    // A claim is this SELECT, then claimRow per row: measured 4.9 us a task against 7.5 us for
+    // one UPDATE ... WHERE rowid IN (SELECT ...) RETURNING (which builds a temporary table).
     // CAST: with a bare parameter compared to the indexed text columns, SQLite re-plans this
     // statement on every call (measured 40 us vs 11 us for a one-row claim).
-    claim: q<TaskRow>(
-      `UPDATE tasks SET status = $status, attempts = attempts + $inc, worker = $worker, grp = $grp,
-         lease_until = $lease, delivered_at = $now, finished_at = $finished, purge_at = $purge
-       WHERE rowid IN (SELECT rowid FROM tasks WHERE queue = CAST($queue AS TEXT) AND status = CAST($from AS TEXT)
-                       ORDER BY ms, seq LIMIT $count)
-       RETURNING ms, seq, fields, attempts, max_attempts`,
+    claimable: q<TaskRow & { rowid: number }>(
+      `SELECT rowid, ms, seq, fields, attempts, max_attempts FROM tasks
+       WHERE queue = CAST(?1 AS TEXT) AND status = CAST(?2 AS TEXT) ORDER BY ms, seq LIMIT ?3`,
+    ),
+    claimRow: q(
+      `UPDATE tasks SET status = ?2, attempts = attempts + ?3, worker = ?4, grp = ?5, lease_until = ?6,
+         delivered_at = ?7, finished_at = ?8, purge_at = ?9
+       WHERE rowid = ?1`,
     ),
     ownPending: q<TaskRow>(
       `SELECT ms, seq, fields, attempts, max_attempts FROM tasks
@@ -166,6 +171,7 @@ export class Store {
   /** XPENDING/XCLAIM/XAUTOCLAIM and group/consumer statements (claims-sql.ts). */
   readonly claims: ClaimStatements;
   private readonly lock: Database;
+  private checkpointer: Checkpointer | null = null;
 
   constructor(dataDir: string, durability: Durability) {
     if (!existsSync(dataDir) || !statSync(dataDir).isDirectory()) {
@@ -188,6 +194,7 @@ export class Store {
       this.sql = prepareAll(this.db);
       this.reads = prepareReads(this.db);
       this.claims = prepareClaims(this.db);
+      this.checkpointer = new Checkpointer(this.path);
     } catch (err) {
       this.lock.close();
       throw err;
@@ -198,7 +205,13 @@ export class Store {
     return this.db.inTransaction;
   }
 
+  /** After each COMMIT: WAL pages get copied into ezra.db soon, off the main thread. */
+  committed(): void {
+    this.checkpointer?.committed();
+  }
+
   close(): void {
+    this.checkpointer?.close();
     this.db.close();
     this.lock.close();
   }
