@@ -27,7 +27,6 @@ const ZERO = 48;
 const HEADER_BYTES_MAX = 64 * 1024; // a `*n` / `$n` line longer than this is an attack (redis PROTO_INLINE_MAX_SIZE)
 const BUFFER_BYTES_MIN = 16 * 1024;
 const PREALLOC_BYTES_MAX = 1024 * 1024; // never allocate further than this ahead of the bytes received
-const RELEASE_BYTES_MIN = 64 * 1024; // a drained buffer larger than this is dropped, not kept for reuse
 const EMPTY = new Uint8Array(0);
 
 /**
@@ -189,7 +188,9 @@ export class RequestDecoder {
   private grow(extra: number): void {
     const live = this.end - this.pos;
     const need = live + extra;
-    let size = Math.max(BUFFER_BYTES_MIN, need * 2);
+    // Into an empty buffer (the usual case: the last data event was consumed whole), the chunk
+    // is copied at its own size; a partial command left over grows it by doubling.
+    let size = live === 0 ? extra : Math.max(BUFFER_BYTES_MIN, need * 2);
     const bulkRest = this.bulkLen + 2; // pos is at the payload start while a bulk is pending
     if (this.bulkLen >= 0 && bulkRest > need) {
       // Room for the whole payload, so a big argument is copied O(1) times and ends up as one
@@ -203,9 +204,10 @@ export class RequestDecoder {
     this.end = live;
   }
 
-  // Everything consumed: drop a big buffer so an idle connection holds no memory.
+  // Everything consumed: drop the buffer, so an idle connection holds no input memory (views
+  // handed out keep the old buffer alive only as long as they are used).
   private release(): void {
-    if (this.buf.length > RELEASE_BYTES_MIN) {
+    if (this.buf !== EMPTY) {
       this.buf = EMPTY;
       this.pos = 0;
       this.end = 0;

@@ -8,7 +8,7 @@ const MINUS = 45;
 const COLON = 58;
 
 const INITIAL_BYTES = 4 * 1024;
-const SHRINK_BYTES = 1024 * 1024; // take() drops a buffer that grew past this
+const EMPTY = new Uint8Array(0);
 const SHORT_STRING = 32; // below this, writing chars one by one beats TextEncoder's call cost
 
 const utf8 = new TextEncoder();
@@ -38,7 +38,7 @@ function formatDouble(n: number): string {
 export class ReplyWriter {
   /** Reply protocol, set by HELLO. Requests look the same in both. */
   protocol: 2 | 3 = 2;
-  private buf = new Uint8Array(0); // allocated on first write: idle connections stay cheap
+  private buf = EMPTY; // allocated on first write: idle connections stay cheap
   private len = 0;
 
   /** `+s` (status reply). CR/LF in `s` become spaces. */
@@ -155,15 +155,12 @@ export class ReplyWriter {
 
   /** The buffered bytes (owned by the caller) and an empty writer. */
   take(): Uint8Array {
-    const n = this.len;
+    // Handed over, not copied; the next reply allocates afresh, so an idle connection holds
+    // no reply buffer.
+    const out = this.buf.subarray(0, this.len);
+    this.buf = EMPTY;
     this.len = 0;
-    if (this.buf.length > SHRINK_BYTES) {
-      // Hand the big buffer over instead of copying it, and start small again.
-      const out = this.buf.subarray(0, n);
-      this.buf = new Uint8Array(INITIAL_BYTES);
-      return out;
-    }
-    return this.buf.slice(0, n);
+    return out;
   }
 
   private reserve(n: number): void {
