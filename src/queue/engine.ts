@@ -285,7 +285,7 @@ export class Engine {
     const from = dead ? "dead" : "available";
     const fattest = this.queue(key)?.fieldsBytesMax ?? 0;
     if (count > 1 && count * fattest > CLAIM_REPLY_BYTES_MAX) count = this.countWithinBytes(key, from, count);
-    const rows = this.store.sql.claimable.all(key, from, count);
+    const rows = this.store.claimable(key, from, count);
     const status = noack ? "done" : "in_flight";
     const inc = dead ? 0 : 1;
     const lease = noack ? null : now + visibilityTimeoutMs;

@@ -57,6 +57,13 @@ const RELEASE_SET_SQL = `
   queue = CASE WHEN NOT ${DEAD_SUFFIX_SQL} AND attempts >= ${MAX_ATTEMPTS_SQL} THEN queue || '::dead' ELSE queue END,
   lease_until = NULL, finished_at = $now, last_error = COALESCE($reason, last_error)`;
 
+// CAST: with a bare parameter compared to the indexed text columns, SQLite re-plans the
+// statement on every call (measured 40 us vs 11 us for a one-row claim).
+const CLAIMABLE_SQL = `SELECT rowid, ms, seq, fields, attempts, max_attempts FROM tasks
+  WHERE queue = CAST(?1 AS TEXT) AND status = CAST(?2 AS TEXT) ORDER BY ms, seq`;
+/** Claim sizes up to this get a statement with the LIMIT written in (see Store.claimable). */
+const LITERAL_LIMIT_MAX = 64;
+
 function prepareAll(db: Database) {
   const q = <T = unknown>(sql: string) => db.query<T, any>(sql);
   return {
@@ -85,14 +92,9 @@ function prepareAll(db: Database) {
       `INSERT INTO tasks (queue, ms, seq, status, fields, max_attempts, expires_at, created_at)
        VALUES (?1, ?2, ?3, 'available', ?4, ?5, ?6, ?7)`,
     ),
-    // A claim is this SELECT, then claimRow per row: measured 4.9 us a task against 7.5 us for
-    // one UPDATE ... WHERE rowid IN (SELECT ...) RETURNING (which builds a temporary table).
-    // CAST: with a bare parameter compared to the indexed text columns, SQLite re-plans this
-    // statement on every call (measured 40 us vs 11 us for a one-row claim).
-    claimable: q<TaskRow & { rowid: number }>(
-      `SELECT rowid, ms, seq, fields, attempts, max_attempts FROM tasks
-       WHERE queue = CAST(?1 AS TEXT) AND status = CAST(?2 AS TEXT) ORDER BY ms, seq LIMIT ?3`,
-    ),
+    // A claim is claimable(count) (below), then claimRow per row: measured 4.9 us a task against
+    // 7.5 us for one UPDATE ... WHERE rowid IN (SELECT ...) RETURNING (a temporary table).
+    claimableAny: q<ClaimableRow>(`${CLAIMABLE_SQL} LIMIT ?3`),
     claimRow: q(
       `UPDATE tasks SET status = ?2, attempts = attempts + ?3, worker = ?4, grp = ?5, lease_until = ?6,
          delivered_at = ?7, finished_at = ?8, purge_at = ?9
@@ -162,6 +164,9 @@ function prepareAll(db: Database) {
 
 export type Statements = ReturnType<typeof prepareAll>;
 
+export type ClaimableRow = TaskRow & { rowid: number };
+
+
 export class Store {
   readonly db: Database;
   readonly path: string;
@@ -172,6 +177,7 @@ export class Store {
   readonly claims: ClaimStatements;
   private readonly lock: Database;
   private checkpointer: Checkpointer | null = null;
+  private readonly claimableByCount: Statement<ClaimableRow, [string, string]>[] = [];
 
   constructor(dataDir: string, durability: Durability) {
     if (!existsSync(dataDir) || !statSync(dataDir).isDirectory()) {
@@ -203,6 +209,21 @@ export class Store {
 
   get inTransaction(): boolean {
     return this.db.inTransaction;
+  }
+
+  /**
+   * The next `count` tasks of `queue` in `status`, oldest first. A bound `LIMIT ?` costs ~6 us a
+   * call (measured: 6.6 us against 0.8 us with `LIMIT 1` written in, inside a transaction), which
+   * was most of a one-task claim; so small counts get their own statement, prepared on first use.
+   */
+  claimable(queue: string, status: string, count: number): ClaimableRow[] {
+    if (!(Number.isInteger(count) && count >= 1 && count <= LITERAL_LIMIT_MAX)) return this.sql.claimableAny.all(queue, status, count);
+    let statement = this.claimableByCount[count];
+    if (!statement) {
+      statement = this.db.query<ClaimableRow, [string, string]>(`${CLAIMABLE_SQL} LIMIT ${count}`);
+      this.claimableByCount[count] = statement;
+    }
+    return statement.all(queue, status);
   }
 
   /** After each COMMIT: WAL pages get copied into ezra.db soon, off the main thread. */
