@@ -38,17 +38,26 @@ function usage(message: string): never {
   process.exit(2);
 }
 
-const { values: flags } = parseArgs({
-  args: Bun.argv.slice(2),
-  options: {
-    preset: { type: "string", default: ALL_PRESETS.join(",") },
-    servers: { type: "string", default: DEFAULT_SERVERS.join(",") },
-    n: { type: "string" },
-    quick: { type: "boolean", default: false },
-    binary: { type: "string", default: join(ROOT, "ezra") },
-    help: { type: "boolean", default: false },
-  },
-});
+function parseFlags() {
+  return parseArgs({
+    args: Bun.argv.slice(2),
+    options: {
+      preset: { type: "string", default: ALL_PRESETS.join(",") },
+      servers: { type: "string", default: DEFAULT_SERVERS.join(",") },
+      n: { type: "string" },
+      quick: { type: "boolean", default: false },
+      binary: { type: "string", default: join(ROOT, "ezra") },
+      help: { type: "boolean", default: false },
+    },
+  });
+}
+let parsed: ReturnType<typeof parseFlags>;
+try {
+  parsed = parseFlags();
+} catch (err) {
+  usage((err as Error).message); // an unknown flag: the usage line, exit 2
+}
+const flags = parsed.values;
 if (flags.help) usage("a side-by-side benchmark of ezra and redis-server");
 const quick = flags.quick === true;
 const presets = flags.preset!.split(",").map((p) => p.trim()).filter(Boolean);
@@ -140,6 +149,9 @@ async function runResource(name: string, target: TargetSpec, fileLimit: number):
   }
 }
 
+/** Measures that ended in an error row: the run exits 1 if there were any. */
+let failures = 0;
+
 async function main(): Promise<void> {
   const fileLimit = raiseFileLimit();
   emit(machine());
@@ -151,6 +163,7 @@ async function main(): Promise<void> {
         if (WORKLOADS[name]) await runWorkload(name, WORKLOADS[name], target);
         else await runResource(name, target, fileLimit);
       } catch (err) {
+        failures++;
         emit({ kind: "error", preset: name, server: target.name, message: (err as Error).message });
       }
       log(`bench: ${name} on ${target.name} took ${((performance.now() - began) / 1000).toFixed(1)} s`);
@@ -158,6 +171,10 @@ async function main(): Promise<void> {
   }
   for (const row of ratios()) emit(row);
   log(`\n${summary()}`);
+  if (failures > 0) {
+    log(`bench: ${failures} measure(s) failed (see the "error" rows)`);
+    process.exitCode = 1;
+  }
 }
 
 try {

@@ -25,7 +25,10 @@ export function percentile(samples: number[], p: number): number {
 
 export function machine(): Row {
   const kernel = Bun.spawnSync(["uname", "-sr"]).stdout.toString().trim();
-  const redis = Bun.spawnSync(["redis-server", "--version"]).stdout.toString().match(/v=(\S+)/)?.[1] ?? "?";
+  // Absent redis-server (an ezra-only run) is reported, not a crash.
+  const redis = Bun.which("redis-server")
+    ? (Bun.spawnSync(["redis-server", "--version"]).stdout.toString().match(/v=(\S+)/)?.[1] ?? "?")
+    : "absent";
   return {
     kind: "run",
     date: new Date().toISOString(),

@@ -35,6 +35,7 @@ export interface RunningServer {
 
 const children = new Set<Subprocess>();
 const dirs = new Set<string>();
+const logs = new Set<string>();
 
 export function tempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -52,6 +53,8 @@ export function cleanupAll(): void {
   for (const child of children) child.kill("SIGKILL");
   children.clear();
   for (const dir of [...dirs]) removeDir(dir);
+  for (const path of logs) rmSync(path, { force: true });
+  logs.clear();
 }
 
 export function targets(binary: string): Map<string, TargetSpec> {
@@ -112,6 +115,7 @@ export async function waitForPong(port: number, proc: Subprocess, timeoutMs = ST
 export async function startServer(target: TargetSpec, dataDir?: string): Promise<RunningServer> {
   const dir = dataDir ?? tempDir(`ezra-bench-${target.name}-`);
   const logPath = join(dir, "..", `${dir.split("/").pop()}.log`);
+  logs.add(logPath);
   for (let attempt = 1; ; attempt++) {
     const port = freePort();
     const began = performance.now();
