@@ -194,8 +194,10 @@ export class Store {
       migrate(this.db, this.path);
       this.db.exec("PRAGMA journal_mode = WAL");
       this.db.exec(`PRAGMA synchronous = ${durability === "full" ? "FULL" : "NORMAL"}`);
-      // Checkpoint less often than the 1000-page default: fewer stalls under write load.
-      this.db.exec("PRAGMA wal_autocheckpoint = 4000");
+      // The checkpointer thread keeps the WAL short; this in-turn auto-checkpoint is only its
+      // backstop, so it is set high (64 MiB of WAL): at 4000 pages it still fired under load,
+      // stalling turns (8x8, normal: ~33.6k -> ~37.5k tasks/s with 16000).
+      this.db.exec("PRAGMA wal_autocheckpoint = 16000");
       this.db.exec("PRAGMA cache_size = -65536");
       this.sql = prepareAll(this.db);
       this.reads = prepareReads(this.db);
