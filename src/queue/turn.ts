@@ -2,6 +2,12 @@
 // shares one SQLite transaction, and listeners hear of the outcome only after COMMIT.
 import type { Store } from "../store/store.ts";
 
+/**
+ * Event-loop passes a turn may wait for more commands before it commits. Measured (8x8,
+ * 200k tasks, two runs each): full 23.7k -> 28.9k tasks/s with 2 (4 was no better); 1x1 unchanged.
+ */
+const EXTRA_POLLS_MAX = 2;
+
 export type TurnListener = (failure: Error | null) => void;
 
 export class Turn {
@@ -11,6 +17,10 @@ export class Turn {
   private readonly listeners: TurnListener[] = [];
   private readonly beforeCommitHooks: (() => void)[] = [];
   private changesAtBegin = 0;
+  /** Commands entered so far (all turns), and at the last poll of the open turn. */
+  private commands = 0;
+  private commandsAtPoll = 0;
+  private extraPolls = 0;
   private wrote = false;
 
   constructor(private readonly store: Store) {}
@@ -29,6 +39,7 @@ export class Turn {
 
   /** Opens the turn's transaction (once per turn) and schedules its commit. */
   enter(): void {
+    this.commands++;
     if (this.open) return;
     this.open = true;
     this.failure = null;
@@ -39,8 +50,26 @@ export class Turn {
     } catch (err) {
       this.failure = err as Error;
     }
-    setImmediate(this.finish);
+    this.extraPolls = 0;
+    this.commandsAtPoll = this.commands;
+    setImmediate(this.finishWhenQuiet);
   }
+
+  /**
+   * Commits once an event-loop pass brings no new command, or after EXTRA_POLLS_MAX passes.
+   * Under load the commands of several waves of client traffic then share one COMMIT (fewer,
+   * larger WAL writes and fsyncs); an idle-ish server commits after one more non-blocking poll.
+   */
+  private readonly finishWhenQuiet = (): void => {
+    if (!this.open) return;
+    if (this.commands > this.commandsAtPoll && this.extraPolls < EXTRA_POLLS_MAX) {
+      this.extraPolls++;
+      this.commandsAtPoll = this.commands;
+      setImmediate(this.finishWhenQuiet);
+      return;
+    }
+    this.finish();
+  };
 
   private changes(): number {
     return this.store.sql.totalChanges.get()?.n ?? 0;
