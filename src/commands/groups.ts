@@ -1,8 +1,10 @@
 // XGROUP and XINFO: consumer groups (recorded, sharing one queue's tasks) and Redis-shaped
 // stream info with ezra's per-state counts added.
+import type { Engine } from "../queue/engine.ts";
 import { UserError } from "../queue/errors.ts";
 import { formatId } from "../queue/ids.ts";
 import { integer, invalidId, lower, text } from "./args.ts";
+import type { ReplyWriter } from "../resp/encoder.ts";
 import { writeEntry } from "./replies.ts";
 import type { Context } from "./types.ts";
 
@@ -28,16 +30,14 @@ export function xgroupCreate(ctx: Context, args: Uint8Array[]): void {
   ctx.session.reply.simple("OK");
 }
 
-export function xinfoStream(ctx: Context, args: Uint8Array[]): void {
-  const key = text(args[2]);
-  const info = ctx.engine.streamInfo(key);
-  if (!info) throw new UserError("ERR", "no such key");
-  const reply = ctx.session.reply;
-  const { counts, settings } = info;
-  const length = counts.available + counts.in_flight + counts.done;
-  reply.map(16);
+type StreamInfo = NonNullable<ReturnType<Engine["streamInfo"]>>;
+
+/** The fields XINFO STREAM and XINFO STREAM FULL both open with, in Redis's order. */
+export function writeStreamHead(reply: ReplyWriter, info: StreamInfo): void {
+  const length = info.counts.available + info.counts.in_flight + info.counts.done;
   reply.bulk("length");
   reply.integer(length);
+  // ezra has no radix tree: one "key" and "node" per entry keeps the numbers meaningful.
   reply.bulk("radix-tree-keys");
   reply.integer(length);
   reply.bulk("radix-tree-nodes");
@@ -50,6 +50,16 @@ export function xinfoStream(ctx: Context, args: Uint8Array[]): void {
   reply.integer(info.entriesAdded);
   reply.bulk("recorded-first-entry-id");
   reply.bulk(info.first ? formatId(info.first.id) : "0-0");
+}
+
+export function xinfoStream(ctx: Context, args: Uint8Array[]): void {
+  const key = text(args[2]);
+  const info = ctx.engine.streamInfo(key);
+  if (!info) throw new UserError("ERR", "no such key");
+  const reply = ctx.session.reply;
+  const { counts, settings } = info;
+  reply.map(16);
+  writeStreamHead(reply, info);
   reply.bulk("groups");
   reply.integer(info.groups);
   reply.bulk("first-entry");
