@@ -1,25 +1,11 @@
 // XINFO GROUPS / CONSUMERS / STREAM FULL and XGROUP DESTROY / CREATECONSUMER / DELCONSUMER /
 // SETID against a real ezra server; removing a group or a consumer never loses a task.
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { connectPlain, type Plain, type PlainClient, waitBlocked } from "./helpers/plain-client.ts";
-import { type EzraProcess, removeDir, startEzra } from "./helpers/servers.ts";
+import { expect, test } from "bun:test";
+import { type Plain, waitBlocked } from "./helpers/plain-client.ts";
+import { sharedServer } from "./helpers/shared-server.ts";
 
-let ezra: EzraProcess;
-let r: PlainClient;
-const extra: PlainClient[] = [];
-
-beforeAll(async () => {
-  ezra = await startEzra();
-  r = await connectPlain(ezra.port);
-});
-
-afterAll(async () => {
-  for (const c of [r, ...extra]) c.close();
-  expect(await ezra.stop()).toBe(0);
-  removeDir(ezra.dataDir);
-});
-
-const call = (...args: (string | number)[]) => r.call(...args);
+const server = sharedServer();
+const call = server.call;
 const NO_KEY =
   "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.";
 
@@ -65,7 +51,7 @@ test("XINFO CONSUMERS: pending, idle (since last command), inactive (since last 
   expect(consumers[1].inactive).toBe(-1);
   expect(consumers[0].inactive as number).toBeGreaterThanOrEqual(0);
   expect(consumers[0].idle as number).toBeGreaterThanOrEqual(0);
-  const raw = await r.raw("XINFO", "CONSUMERS", "ic", "g");
+  const raw = await server.main.raw("XINFO", "CONSUMERS", "ic", "g");
   expect(raw.type).toBe("array");
   await expect(call("XINFO", "CONSUMERS", "ic", "nope")).rejects.toThrow("NOGROUP No such consumer group 'nope' for key name 'ic'");
   await expect(call("XINFO", "CONSUMERS", "missing", "g")).rejects.toThrow("ERR no such key");
@@ -96,8 +82,7 @@ test("XINFO STREAM FULL: entries, groups with their pending entries and consumer
   expect((asObject(await call("XINFO", "STREAM", "if", "FULL", "COUNT", 0)).entries as Plain[]).length).toBe(3);
   expect((asObject(await call("XINFO", "STREAM", "if", "FULL", "count", -1)).entries as Plain[]).length).toBe(3);
 
-  const resp3 = await connectPlain(ezra.port);
-  extra.push(resp3);
+  const resp3 = await server.client();
   await resp3.call("HELLO", "3");
   const raw = await resp3.raw("XINFO", "STREAM", "if", "FULL");
   expect(raw.type).toBe("map");
@@ -134,10 +119,9 @@ test("XGROUP CREATECONSUMER and DELCONSUMER: DELCONSUMER gives the consumer's ta
 test("XGROUP DELCONSUMER wakes a blocked reader with the returned task", async () => {
   await seed("dw", 1);
   await pop("dw", "gone", 1);
-  const waiter = await connectPlain(ezra.port);
-  extra.push(waiter);
+  const waiter = await server.client();
   const read = waiter.call("XREADGROUP", "GROUP", "g", "w", "BLOCK", 0, "STREAMS", "dw", ">");
-  await waitBlocked(r, 1);
+  await waitBlocked(server.main, 1);
   expect(await call("XGROUP", "DELCONSUMER", "dw", "g", "gone")).toBe(1);
   expect(await read).toEqual([["dw", [["1-0", ["n", "1", "attempts", "1", "max_attempts", "3"]]]]]);
 });

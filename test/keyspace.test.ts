@@ -1,26 +1,13 @@
 // DEL, EXISTS, TYPE, SCAN, KEYS, DBSIZE on a real ezra server: which keys exist (queues, and
 // dead views holding tasks), what DEL removes, SCAN's cursor, and redis-cli's --scan and -3 XINFO.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { globMatch } from "../src/commands/glob.ts";
-import { connectPlain, type PlainClient, waitBlocked } from "./helpers/plain-client.ts";
-import { type EzraProcess, hasCommand, removeDir, startEzra } from "./helpers/servers.ts";
+import { waitBlocked } from "./helpers/plain-client.ts";
+import { hasCommand } from "./helpers/servers.ts";
+import { sharedServer } from "./helpers/shared-server.ts";
 
-let ezra: EzraProcess;
-let r: PlainClient;
-const extra: PlainClient[] = [];
-
-beforeAll(async () => {
-  ezra = await startEzra();
-  r = await connectPlain(ezra.port);
-});
-
-afterAll(async () => {
-  for (const c of [r, ...extra]) c.close();
-  expect(await ezra.stop()).toBe(0);
-  removeDir(ezra.dataDir);
-});
-
-const call = (...args: (string | number)[]) => r.call(...args);
+const server = sharedServer();
+const call = server.call;
 
 /** Empties the server between tests that count keys. */
 async function flush(): Promise<void> {
@@ -74,12 +61,11 @@ test("DEL on a dead view removes only the dead tasks", async () => {
 });
 
 test("a worker blocked on a deleted queue keeps waiting and is served by the next push", async () => {
-  const worker = await connectPlain(ezra.port);
-  extra.push(worker);
+  const worker = await server.client();
   await call("XADD", "phoenix", "*", "job", "old");
   await call("XREADGROUP", "GROUP", "g", "w", "STREAMS", "phoenix", ">");
   const waiting = worker.call("XREADGROUP", "GROUP", "g", "w2", "BLOCK", 0, "STREAMS", "phoenix", ">");
-  await waitBlocked(r, 1);
+  await waitBlocked(server.main, 1);
   expect(await call("DEL", "phoenix")).toBe(1);
   const id = await call("XADD", "phoenix", "*", "job", "new");
   expect(await waiting).toEqual([["phoenix", [[id, ["job", "new", "attempts", "1", "max_attempts", "3"]]]]]);
@@ -173,7 +159,7 @@ test.skipIf(!redisCli)("redis-cli --scan (with --pattern) lists ezra's queues", 
   await flush();
   for (const name of ["cli:a", "cli:b", "other"]) await call("XADD", name, "*", "a", 1);
   const run = async (...args: string[]) => {
-    const proc = Bun.spawn(["redis-cli", "-p", String(ezra.port), ...args], { stdout: "pipe", stderr: "pipe" });
+    const proc = Bun.spawn(["redis-cli", "-p", String(server.port), ...args], { stdout: "pipe", stderr: "pipe" });
     const out = await new Response(proc.stdout).text();
     expect(await proc.exited).toBe(0);
     return out.split("\n").filter(Boolean).sort();

@@ -1,34 +1,16 @@
 // List commands on queues against a real ezra server: pushes are tasks with a `value` field,
 // pops take the oldest task and ack it at once, BLPOP/BRPOP block like XREADGROUP. Also
 // through node-redis and ioredis, whose list helpers must work unchanged.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import Redis from "ioredis";
 import { createClient } from "redis";
-import { connectPlain, type PlainClient, waitBlocked } from "./helpers/plain-client.ts";
-import { type EzraProcess, removeDir, startEzra } from "./helpers/servers.ts";
+import { waitBlocked } from "./helpers/plain-client.ts";
+import { sharedServer } from "./helpers/shared-server.ts";
 
-let ezra: EzraProcess;
-let r: PlainClient;
-const extra: PlainClient[] = [];
+const server = sharedServer();
+const call = server.call;
 
-beforeAll(async () => {
-  ezra = await startEzra();
-  r = await connectPlain(ezra.port);
-});
-
-afterAll(async () => {
-  for (const c of [r, ...extra]) c.close();
-  expect(await ezra.stop()).toBe(0);
-  removeDir(ezra.dataDir);
-});
-
-const call = (...args: (string | number)[]) => r.call(...args);
-
-async function client(): Promise<PlainClient> {
-  const c = await connectPlain(ezra.port);
-  extra.push(c);
-  return c;
-}
+const client = () => server.client();
 
 test("LPUSH and RPUSH append in argument order and reply the waiting count; both pops take the oldest", async () => {
   expect(await call("LPUSH", "fifo", "a", "b")).toBe(2);
@@ -41,9 +23,9 @@ test("LPUSH and RPUSH append in argument order and reply the waiting count; both
 });
 
 test("pops on an empty or missing queue answer null of Redis's kind; COUNT 0 gives [] when there is work", async () => {
-  expect((await r.raw("LPOP", "nothing")).type).toBe("nullBulk");
-  expect((await r.raw("LPOP", "nothing", 2)).type).toBe("nullArray");
-  expect((await r.raw("RPOP", "nothing", 0)).type).toBe("nullArray");
+  expect((await server.main.raw("LPOP", "nothing")).type).toBe("nullBulk");
+  expect((await server.main.raw("LPOP", "nothing", 2)).type).toBe("nullArray");
+  expect((await server.main.raw("RPOP", "nothing", 0)).type).toBe("nullArray");
   await call("RPUSH", "zero", "x");
   expect(await call("LPOP", "zero", 0)).toEqual([]);
   expect(await call("LLEN", "zero")).toBe(1);
@@ -85,7 +67,7 @@ test("BLPOP returns at once from the first key with work, else waits; BRPOP is t
   expect(await call("BLPOP", "bl:1", "bl:2", 0)).toEqual(["bl:2", "ready"]);
   const waiter = await client();
   const waiting = waiter.call("BRPOP", "bl:1", "bl:2", 0);
-  await waitBlocked(r, 1);
+  await waitBlocked(server.main, 1);
   await call("LPUSH", "bl:1", "late");
   expect(await waiting).toEqual(["bl:1", "late"]);
   expect(await call("LLEN", "bl:1")).toBe(0);
@@ -95,16 +77,16 @@ test("blocked list pops are served oldest first, one task each", async () => {
   const first = await client();
   const second = await client();
   const one = first.call("BLPOP", "order", 0);
-  await waitBlocked(r, 1);
+  await waitBlocked(server.main, 1);
   const two = second.call("BLPOP", "order", 0);
-  await waitBlocked(r, 2);
+  await waitBlocked(server.main, 2);
   await call("RPUSH", "order", "a", "b");
   expect(await one).toEqual(["order", "a"]);
   expect(await two).toEqual(["order", "b"]);
 });
 
 test("BLPOP timeout: decimals allowed, a null array when it passes; Redis's errors", async () => {
-  expect((await r.raw("BLPOP", "silent", "0.01")).type).toBe("nullArray");
+  expect((await server.main.raw("BLPOP", "silent", "0.01")).type).toBe("nullArray");
   await expect(call("BLPOP", "silent", -1)).rejects.toThrow("ERR timeout is negative");
   await expect(call("BLPOP", "silent", "soon")).rejects.toThrow("ERR timeout is not a float or out of range");
   await expect(call("BLPOP", "silent")).rejects.toThrow("ERR wrong number of arguments for 'blpop' command");
@@ -122,11 +104,11 @@ test("RESP3: a timed-out BLPOP is _, a served one an array", async () => {
 });
 
 test("node-redis and ioredis list helpers work unchanged", async () => {
-  const node = await createClient({ socket: { port: ezra.port, host: "127.0.0.1" } }).connect();
+  const node = await createClient({ socket: { port: server.port, host: "127.0.0.1" } }).connect();
   expect(await node.rPush("clients", ["n1", "n2"])).toBe(2);
   expect(await node.lLen("clients")).toBe(2);
   expect(await node.lPop("clients")).toBe("n1");
-  const io = new Redis({ port: ezra.port, host: "127.0.0.1" });
+  const io = new Redis({ port: server.port, host: "127.0.0.1" });
   expect(await io.blpop("clients", 1)).toEqual(["clients", "n2"]);
   expect(await io.lpush("clients", "i1")).toBe(1);
   expect(await io.rpop("clients", 1)).toEqual(["i1"]);
