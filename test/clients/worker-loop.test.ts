@@ -2,11 +2,11 @@
 // a restarted worker first reads its own pending tasks (`0`), then new ones (`>`); a rescuer
 // takes over a crashed consumer's work with XAUTOCLAIM; a long job keeps its lease with XCLAIM
 // heartbeats and is not redelivered, until the heartbeats stop.
-import type { FileSink } from "bun";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Redis from "ioredis";
 import { join } from "node:path";
 import { createClient } from "redis";
+import { PyBridge } from "../helpers/py-bridge.ts";
 import { type EzraProcess, removeDir, startEzra, SYSTEM_PYTHON } from "../helpers/servers.ts";
 
 type Fields = [string, string][];
@@ -160,58 +160,11 @@ const ioredis: Adapter = {
 
 const BRIDGE = join(import.meta.dir, "py", "worker_loop_bridge.py");
 
-/** One redis-py process (one connection): requests in order, one JSON line back for each. */
-class Bridge {
-  private readonly waiting: ((line: string) => void)[] = [];
-  private readonly lines: string[] = [];
-  private readonly proc;
-  private stderr = "";
-
-  constructor(port: number, consumer: string) {
-    this.proc = Bun.spawn([SYSTEM_PYTHON, BRIDGE, String(port), GROUP, consumer], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
-    void this.readLines(this.proc.stdout);
-    void new Response(this.proc.stderr).text().then((text) => (this.stderr = text));
-  }
-
-  private async readLines(stream: ReadableStream<Uint8Array>): Promise<void> {
-    const decoder = new TextDecoder();
-    let buffered = "";
-    for await (const chunk of stream) {
-      buffered += decoder.decode(chunk, { stream: true });
-      for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        const waiter = this.waiting.shift();
-        if (waiter) waiter(line);
-        else this.lines.push(line);
-      }
-    }
-    await this.proc.exited;
-    for (const waiter of this.waiting.splice(0)) waiter(JSON.stringify({ error: `bridge exited ${this.proc.exitCode}: ${this.stderr}` }));
-  }
-
-  async call<T>(op: string, ...args: unknown[]): Promise<T> {
-    if (op !== "ready") {
-      (this.proc.stdin as FileSink).write(`${JSON.stringify({ op, args })}\n`);
-      (this.proc.stdin as FileSink).flush();
-    }
-    const line = this.lines.shift() ?? (await new Promise<string>((resolve) => this.waiting.push(resolve)));
-    const reply = JSON.parse(line) as { ok?: T; error?: string };
-    if (reply.error !== undefined) throw new Error(reply.error);
-    return reply.ok as T;
-  }
-
-  async close(): Promise<void> {
-    this.proc.kill("SIGKILL");
-    await this.proc.exited;
-  }
-}
-
 const redisPy: Adapter = {
   name: "redis-py",
   async connect(port, consumer) {
-    const b = new Bridge(port, consumer);
-    await b.call("ready");
+    const b = new PyBridge(BRIDGE, port, GROUP, consumer);
+    await b.ready();
     const entries = (list: { id: string; fields: Fields }[] | null) => list;
     return {
       push: (queue, fields) => b.call("push", queue, fields),
