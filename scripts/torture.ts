@@ -5,6 +5,7 @@
 import Redis from "ioredis";
 import { join } from "node:path";
 import { BUN, type EzraProcess, ROOT, removeDir, startEzra, tempDir } from "../test/helpers/servers.ts";
+import { mulberry32 } from "../test/resp/prng.ts";
 
 export interface TortureOptions {
   rounds: number;
@@ -60,17 +61,8 @@ const EARLY_KILL_WINDOW_MS = 300;
 // Leases longer than any round and attempts that never run out: only restarts redeliver.
 const SERVER_ARGS = ["--visibility-timeout", "3600", "--max-attempts", "1000000", "--retention-seconds", "86400"];
 
-/** mulberry32: a small seeded generator, so a failing run can be replayed with its --seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator (mulberry32), so a failing run can be replayed with its --seed. */
+export const seededRandom = mulberry32;
 
 /** A client that never retries or queues: a command either gets its reply or rejects. */
 function connect(port: number): Redis {

@@ -1,6 +1,5 @@
 // Pending entries and claims (XPENDING, XCLAIM, XAUTOCLAIM): a group's pending entries are the
 // queue's in-flight tasks claimed through that group. A claim moves a task, never drops one.
-import { decodeFields } from "../store/fields.ts";
 import type { PendingRow } from "../store/claims-sql.ts";
 import type { TaskRow } from "../store/store.ts";
 import { DEAD_SUFFIX, type Engine, type Entry, isDeadView } from "./engine.ts";
@@ -114,7 +113,7 @@ export function claim(engine: Engine, key: string, group: string, consumer: stri
     if (row) rows.push(row);
   }
   afterClaims(engine, key, group, consumer, now, params.lease, rows.length);
-  return toEntries(engine, key, rows);
+  return engine.entriesOf(key, rows);
 }
 
 /**
@@ -148,7 +147,7 @@ export function autoclaim(
   }
   const after = candidates[examined];
   afterClaims(engine, key, group, consumer, now, params.lease, rows.length);
-  return { next: after ? { ms: after.ms, seq: after.seq } : MIN_ID, entries: toEntries(engine, key, rows), deleted: [] };
+  return { next: after ? { ms: after.ms, seq: after.seq } : MIN_ID, entries: engine.entriesOf(key, rows), deleted: [] };
 }
 
 function claimParams(engine: Engine, key: string, group: string, consumer: string, now: number, delivered: number, options: ClaimOptions) {
@@ -172,15 +171,4 @@ function afterClaims(engine: Engine, key: string, group: string, consumer: strin
   // Like Redis, a consumer is recorded (seen and active) once it has claimed something.
   engine.store.sql.touchConsumer.run(queueOf(key), group, consumer, now, now);
   engine.leaseUntil(lease);
-}
-
-function toEntries(engine: Engine, key: string, rows: TaskRow[]): Entry[] {
-  if (rows.length === 0) return [];
-  const queueMaxAttempts = engine.effective(key).maxAttempts;
-  return rows.map((row) => ({
-    id: { ms: row.ms, seq: row.seq },
-    fields: decodeFields(row.fields),
-    attempts: row.attempts,
-    maxAttempts: row.max_attempts ?? queueMaxAttempts,
-  }));
 }

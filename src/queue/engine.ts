@@ -330,7 +330,7 @@ export class Engine {
   ownPending(key: string, group: string, consumer: string, after: StreamId, count: number): Entry[] {
     this.touchGroup(key, group, consumer, false);
     const rows = this.store.sql.ownPending.all(key, consumer, group, after.ms, after.seq, count);
-    return toEntries(rows, this.effective(key).maxAttempts);
+    return this.entriesOf(key, rows);
   }
 
   /** Blocks a reader until a task arrives (resolve) or `timeoutMs` passes (0: forever). */
@@ -488,6 +488,11 @@ export class Engine {
       w.onTimeout();
     }
     return all.map((w) => w.payload);
+  }
+
+  /** Rows of `key` as entries, with the queue's max_attempts where a task has none of its own. */
+  entriesOf(key: string, rows: TaskRow[]): Entry[] {
+    return rows.length === 0 ? [] : toEntries(rows, this.effective(key).maxAttempts);
   }
 
   close(): void {

@@ -1,7 +1,5 @@
 // Reading a queue without claiming anything (XRANGE, XREAD, blocked XREAD) and the keyspace
 // view of queues (EXISTS, SCAN, DEL). A key is a queue, or a dead view that holds tasks.
-import { decodeFields } from "../store/fields.ts";
-import type { TaskRow } from "../store/store.ts";
 import { DEAD_SUFFIX, type Engine, type Entry, isDeadView, type ReadRequest, type ReadResult } from "./engine.ts";
 import { incrementId, MAX_ID, MIN_ID, type StreamId } from "./ids.ts";
 import type { Waiter } from "./waiters.ts";
@@ -11,7 +9,7 @@ export function range(engine: Engine, key: string, start: StreamId, end: StreamI
   if (count <= 0) return [];
   const stmt = reverse ? engine.store.reads.rangeBackward : engine.store.reads.rangeForward;
   const rows = stmt.all(key, start.ms, start.seq, end.ms, end.seq, count);
-  return toEntries(engine, key, rows);
+  return engine.entriesOf(key, rows);
 }
 
 /** Entries with an id greater than `after`, oldest first (XREAD). */
@@ -138,15 +136,4 @@ export function deleteKey(engine: Engine, key: string): boolean {
   reads.deleteQueue.run(key);
   engine.forgetQueue(key);
   return true;
-}
-
-function toEntries(engine: Engine, key: string, rows: TaskRow[]): Entry[] {
-  if (rows.length === 0) return [];
-  const queueMaxAttempts = engine.effective(key).maxAttempts;
-  return rows.map((row) => ({
-    id: { ms: row.ms, seq: row.seq },
-    fields: decodeFields(row.fields),
-    attempts: row.attempts,
-    maxAttempts: row.max_attempts ?? queueMaxAttempts,
-  }));
 }
