@@ -35,6 +35,8 @@ self.onmessage = (event) => {
 export class Checkpointer {
   private worker: Worker | null = null;
   private running = false;
+  /** A commit arrived while a checkpoint ran: schedule another when it ends. */
+  private again = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
 
@@ -42,15 +44,14 @@ export class Checkpointer {
 
   /** After a commit: make sure a checkpoint runs within CHECKPOINT_INTERVAL_MS. */
   committed(): void {
-    if (this.closed || this.timer || this.running) {
-      if (this.running) this.again = true;
+    if (this.closed || this.timer) return;
+    if (this.running) {
+      this.again = true;
       return;
     }
     this.timer = setTimeout(this.start, CHECKPOINT_INTERVAL_MS);
     this.timer.unref?.();
   }
-
-  private again = false;
 
   private readonly start = (): void => {
     this.timer = null;
@@ -68,6 +69,15 @@ export class Checkpointer {
     worker.onmessage = () => {
       this.running = false;
       if (this.again) this.committed();
+    };
+    // A thread that cannot run (or dies) must not leave `running` set forever: stop using it,
+    // and SQLite's own auto-checkpoint (the backstop) keeps the WAL bounded.
+    worker.onerror = (event) => {
+      console.error(`ezra: checkpoint thread failed (${event.message}); SQLite's own checkpoints take over`);
+      this.running = false;
+      this.closed = true;
+      this.worker = null;
+      worker.terminate();
     };
     this.worker = worker;
     return worker;

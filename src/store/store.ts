@@ -166,7 +166,6 @@ export type Statements = ReturnType<typeof prepareAll>;
 
 export type ClaimableRow = TaskRow & { rowid: number };
 
-
 export class Store {
   readonly db: Database;
   readonly path: string;
@@ -176,7 +175,7 @@ export class Store {
   /** XPENDING/XCLAIM/XAUTOCLAIM and group/consumer statements (claims-sql.ts). */
   readonly claims: ClaimStatements;
   private readonly lock: Database;
-  private checkpointer: Checkpointer | null = null;
+  private readonly checkpointer: Checkpointer;
   private readonly claimableByCount: Statement<ClaimableRow, [string, string]>[] = [];
 
   constructor(dataDir: string, durability: Durability) {
@@ -230,11 +229,11 @@ export class Store {
 
   /** After each COMMIT: WAL pages get copied into ezra.db soon, off the main thread. */
   committed(): void {
-    this.checkpointer?.committed();
+    this.checkpointer.committed();
   }
 
   close(): void {
-    this.checkpointer?.close();
+    this.checkpointer.close();
     this.db.close();
     this.lock.close();
   }
