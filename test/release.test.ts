@@ -7,13 +7,14 @@ import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import { TARGETS, artifactName, hostTarget } from "../build.ts";
 import { pushPopAck } from "./helpers/binary-smoke.ts";
-import { executableFormat } from "./helpers/executable-format.ts";
+import { type ExecutableFormat, executableFormat } from "./helpers/executable-format.ts";
 import { BUN, ROOT, removeDir, tempDir } from "./helpers/servers.ts";
 
 /** Seven runtimes of ~100 MB each; the first run also downloads six of them from npm. */
 const BUILD_MS = 300_000;
 const dir = tempDir("ezra-release-");
 const host = hostTarget();
+const FORMAT_OF_OS: Record<string, ExecutableFormat["format"]> = { linux: "elf", darwin: "macho", windows: "pe" };
 let commit = "";
 
 function git(...args: string[]): string {
@@ -41,7 +42,7 @@ describe("each artifact is an executable for its OS and CPU", () => {
     test(target, () => {
       const [os, arch, libc] = target.split("-");
       const found = executableFormat(join(dir, artifactName(target)));
-      expect(found.format).toBe(({ linux: "elf", darwin: "macho", windows: "pe" } as Record<string, string>)[os]);
+      expect(found.format).toBe(FORMAT_OF_OS[os]);
       expect(found.arch).toBe(arch as "x64" | "arm64");
       // Linux artifacts differ only in the loader they ask for: glibc's ld-linux or musl's.
       if (os === "linux") expect(found.interpreter).toMatch(libc === "musl" ? /^\/lib\/ld-musl-/ : /\/ld-linux-/);
