@@ -1,5 +1,6 @@
 // List commands on queues, for clients that only know lists. A push is an XADD with one field
 // `value`; a pop claims and acknowledges the oldest task in one step (at-most-once, no retry).
+// A popped task never loses a field: one that is not a lone `value` comes back whole (writeElement).
 import type { Entry, ReadRequest } from "../queue/engine.ts";
 import { UserError } from "../queue/errors.ts";
 import { waitingUpTo } from "../queue/reads.ts";
@@ -37,11 +38,11 @@ export function pop(ctx: Context, args: Uint8Array[]): void {
   const key = text(args[1]);
   const count = args.length === 3 ? popCount(args[2]) : null;
   const entries = count === 0 ? [] : engine.claim(key, LIST_GROUP, consumerName(session), Math.min(count ?? 1, LIST_POP_MAX), true);
-  if (count === null) return entries.length > 0 ? reply.bulk(listValue(entries[0])) : reply.nil();
+  if (count === null) return entries.length > 0 ? writeElement(reply, entries[0]) : reply.nil();
   // Nothing to pop answers as a missing key does in Redis; COUNT 0 on a non-empty queue is [].
   if (entries.length === 0 && (count > 0 || waitingUpTo(engine, key, 1) === 0)) return reply.nilArray();
   reply.array(entries.length);
-  for (const entry of entries) reply.bulk(listValue(entry));
+  for (const entry of entries) writeElement(reply, entry);
 }
 
 /** BLPOP/BRPOP key [key ...] timeout: the first key with a task, else wait; replies [key, value]. */
@@ -71,18 +72,24 @@ export function llen(ctx: Context, args: Uint8Array[]): void {
 function writeKeyValue(reply: ReplyWriter, key: string, entry: Entry): void {
   reply.array(2);
   reply.bulk(key);
-  reply.bulk(listValue(entry));
+  writeElement(reply, entry);
 }
 
-/** The `value` field's value; for a task pushed with other fields, the first field's value. */
-export function listValue(entry: Entry): string | Uint8Array {
+/**
+ * A popped task as a list element. A task whose only field is `value` (what LPUSH/RPUSH make)
+ * is that value, a bulk string. Any other task (several fields, one field of another name, or
+ * none: only reserved fields) is its stored fields as an array `[field, value, ...]`: the pop
+ * acks it, so handing out less would drop the rest for good.
+ */
+export function writeElement(reply: ReplyWriter, entry: Entry): void {
   const fields = entry.fields;
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    const name = fields[i];
-    if ((typeof name === "string" ? name : text(name)) === LIST_FIELD) return fields[i + 1];
-  }
-  // A task of reserved fields only (ttl, max_attempts) has no fields: its value is empty.
-  return fields.length >= 2 ? fields[1] : "";
+  if (fields.length === 2 && fieldText(fields[0]) === LIST_FIELD) return reply.bulk(fields[1]);
+  reply.array(fields.length);
+  for (const field of fields) reply.bulk(field);
+}
+
+function fieldText(field: string | Uint8Array): string {
+  return typeof field === "string" ? field : text(field);
 }
 
 /** LPOP's count: Redis gives one error for anything but a whole number >= 0. */

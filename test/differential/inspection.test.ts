@@ -193,10 +193,13 @@ const lists: Case[] = [
   },
   {
     name: "LPOP on an XADD task",
-    expectDifferent: "a list pop returns the `value` field of a task pushed with XADD, else its first field's value",
-    script: [["XADD", "{q}", "1-1", "to", "ada", "value", "v"], ["XADD", "{q}", "2-1", "to", "bob"], ["LPOP", "{q}", "2"]],
-    redis: ['"1-1"', '"2-1"', "-WRONGTYPE Operation against a key holding the wrong kind of value"],
-    ezra: ['"1-1"', '"2-1"', '["v", "bob"]'],
+    expectDifferent: "a list pop returns a task whose only field is `value` as that value, any other task as its whole field list",
+    script: [
+      ["XADD", "{q}", "1-1", "to", "ada", "value", "v"], ["XADD", "{q}", "2-1", "to", "bob"], ["XADD", "{q}", "3-1", "value", "w"],
+      ["LPOP", "{q}", "3"],
+    ],
+    redis: ['"1-1"', '"2-1"', '"3-1"', "-WRONGTYPE Operation against a key holding the wrong kind of value"],
+    ezra: ['"1-1"', '"2-1"', '"3-1"', '[["to", "ada", "value", "v"], ["to", "bob"], "w"]'],
   },
 ];
 
