@@ -13,8 +13,8 @@ export const PENDING_ENTRIES_MAX = 10_000;
 export const AUTOCLAIM_COUNT_MAX = 10_000;
 const AUTOCLAIM_COUNT_DEFAULT = 100;
 
-/** Redis's NOGROUP for XPENDING/XCLAIM/XAUTOCLAIM: a missing key reads as a missing group. */
-function requireGroup(ctx: Context, key: string, group: string): void {
+/** Redis's NOGROUP for XPENDING/XCLAIM/XAUTOCLAIM (and XNACK): a missing key reads as a missing group. */
+export function requireGroup(ctx: Context, key: string, group: string): void {
   if (!ctx.engine.hasGroup(key, group)) throw new UserError("NOGROUP", `No such key '${key}' or consumer group '${group}'`);
 }
 

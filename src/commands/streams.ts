@@ -1,9 +1,11 @@
 // The task-queue core of the Redis Streams commands: XADD (push), XREADGROUP (pop), XACK,
-// XNACK, XDEL, XLEN. Parsing follows Redis's argument rules and error texts.
+// XNACK, XDEL, XLEN. Parsing follows Redis's argument rules and error texts. Only XREADGROUP
+// creates a group; the others answer a group that does not exist as Redis does.
 import type { PushOptions, ReadRequest, ReadResult, TrimRule } from "../queue/engine.ts";
 import { syntaxError, UserError } from "../queue/errors.ts";
 import { formatId, parseAddId, parseId, type StreamId } from "../queue/ids.ts";
 import { integer, invalidId, lower, streamId, text } from "./args.ts";
+import { requireGroup } from "./pending.ts";
 import { writeEntries, writeReadResult } from "./replies.ts";
 import type { Context } from "./types.ts";
 
@@ -170,12 +172,16 @@ function readHistory(ctx: Context, req: ReadRequest, ids: (StreamId | null)[]): 
 }
 
 export function xack(ctx: Context, args: Uint8Array[]): void {
+  const key = text(args[1]);
+  // As Redis 7: a missing key or group acks nothing, answered before the ids are even parsed.
+  if (!ctx.engine.hasGroup(key, text(args[2]))) return ctx.session.reply.integer(0);
   const ids = args.slice(3).map((a) => streamId(a));
-  ctx.session.reply.integer(ctx.engine.ack(text(args[1]), ids));
+  ctx.session.reply.integer(ctx.engine.ack(key, ids));
 }
 
 export function xnack(ctx: Context, args: Uint8Array[]): void {
   const key = text(args[1]);
+  requireGroup(ctx, key, text(args[2]));
   const id = streamId(args[3]);
   let reason: string | null = null;
   if (args.length === 6 && lower(args[4]) === "reason") reason = text(args[5]);

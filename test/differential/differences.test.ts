@@ -80,7 +80,7 @@ const cases: Case[] = [
     expectDifferent: "retries with a reason and per-queue settings have no Redis command",
     script: [["XNACK", "{q}", "g", "1-1"], ["XNACK", "{q}", "g"], ["EZRA", "CONFIG", "GET", "{q}"], ["EZRA", "CONFIG"]],
     ezra: [
-      err("ERR task 1-1 is not in flight in 'q'"), err("ERR wrong number of arguments for 'xnack' command"),
+      err("NOGROUP No such key 'q' or consumer group 'g'"), err("ERR wrong number of arguments for 'xnack' command"),
       err("ERR no such key"), err("ERR wrong number of arguments for 'ezra|config' command"),
     ],
   },
