@@ -31,6 +31,9 @@ export const TOOLS = {
   redisCli: { name: "redis-cli", apt: "redis-tools", probe: onPath("redis-cli") },
   redisPy: { name: "redis-py (Debian's python3-redis)", apt: "python3-redis", probe: runs([SYSTEM_PYTHON, "-c", "import redis"]) },
   openssl: { name: "openssl", apt: "openssl", probe: onPath("openssl") },
+  curl: { name: "curl", apt: "curl", probe: onPath("curl") },
+  wget: { name: "wget", apt: "wget", probe: onPath("wget") },
+  shellcheck: { name: "shellcheck", apt: "shellcheck", probe: onPath("shellcheck") },
 } satisfies Record<string, ToolSpec>;
 
 const answers = new Map<string, boolean>();
