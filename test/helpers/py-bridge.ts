@@ -2,7 +2,7 @@
 // line ({ok} or {error}) back for each, in order. Run by Debian's python3 (SYSTEM_PYTHON),
 // the one that can import Debian's python3-redis.
 import type { FileSink } from "bun";
-import { SYSTEM_PYTHON } from "./servers.ts";
+import { SYSTEM_PYTHON } from "./tools.ts";
 
 export class PyBridge {
   private readonly waiting: ((line: string) => void)[] = [];

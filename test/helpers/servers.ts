@@ -82,10 +82,6 @@ export interface RedisProcess {
   stop(): Promise<void>;
 }
 
-export function hasCommand(name: string): boolean {
-  return Bun.which(name) !== null;
-}
-
 /** Picks a free loopback port by binding port 0 and releasing it. */
 export function freePort(): number {
   const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
@@ -94,7 +90,7 @@ export function freePort(): number {
   return port;
 }
 
-/** Starts redis-server without persistence on a free loopback port. */
+/** Starts redis-server without persistence on a free loopback port (check TOOLS.redisServer first). */
 export async function startRedis(extraArgs: string[] = []): Promise<RedisProcess> {
   const dir = tempDir("ezra-redis-");
   const port = freePort();
@@ -122,6 +118,3 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisProcess
   proc.kill("SIGKILL");
   throw new Error("redis-server did not start");
 }
-
-/** Debian's own python3 (where python3-redis is importable), not another one earlier on PATH. */
-export const SYSTEM_PYTHON = "/usr/bin/python3";

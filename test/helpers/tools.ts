@@ -1,15 +1,31 @@
 // The fresh-machine rule in one place: a test that needs a tool npm cannot give asks here.
 // Present: true. Absent: one printed line naming the tool and its apt-get line, and false
 // (the caller skips); under CI=true an absent tool is a failing test instead, never a skip.
+//
+// Usage, at collection time (module top level or a describe() body, never inside a test):
+//   const haveCli = requireTool(TOOLS.redisCli, "redis-cli tests");
+//   describe.skipIf(!haveCli)("...", () => { ... });
+//
+// Environment:
+//   CI=true                  a missing tool registers a failing test (CI sets CI=true itself).
+//   EZRA_TEST_SYSTEM_PYTHON  the python that must import Debian's python3-redis (default
+//                            /usr/bin/python3). Set it to a path that does not exist to test
+//                            the fresh-machine split on a machine that has python3-redis
+//                            (test/fresh-machine.test.ts does): PATH cannot hide an absolute path.
+import { mkdtempSync, rmdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "bun:test";
 
 export interface ToolSpec {
   /** What the user is missing, as they would name it. */
   name: string;
-  /** Debian packages that bring it. */
+  /** Debian packages that bring it (what follows `apt-get install -y`). */
   apt: string;
-  /** True when the tool is usable here. */
+  /** True when the tool is usable here. Runs at most once per test process. */
   probe: () => boolean;
+  /** For a capability rather than a package: what to print instead of "not found; install it with: ...". */
+  otherwise?: string;
 }
 
 const onPath = (command: string) => () => Bun.which(command) !== null;
@@ -17,14 +33,28 @@ const onPath = (command: string) => () => Bun.which(command) !== null;
 /** Debian's own python3 (where python3-redis is importable), not another one earlier on PATH. */
 export const SYSTEM_PYTHON = process.env.EZRA_TEST_SYSTEM_PYTHON ?? "/usr/bin/python3";
 
+/** True when argv runs and exits 0 (a module imports, a flag is understood). */
 const runs = (argv: string[]) => () => {
   if (Bun.which(argv[0]) === null && !argv[0].startsWith("/")) return false;
   try {
     return Bun.spawnSync(argv, { stdout: "ignore", stderr: "ignore", timeout: 10_000 }).exitCode === 0;
   } catch {
-    return false;
+    return false; // ENOENT for an absolute path that does not exist
   }
 };
+
+/** Root (or CAP_SYS_ADMIN) and a working `mount`: mounts a tiny tmpfs and unmounts it. */
+function canMountTmpfs(): boolean {
+  if (Bun.which("mount") === null || Bun.which("umount") === null) return false;
+  const dir = mkdtempSync(join(tmpdir(), "ezra-mount-probe-"));
+  try {
+    const mounted = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir], { stdout: "ignore", stderr: "ignore" });
+    if (mounted.exitCode !== 0) return false;
+    return Bun.spawnSync(["umount", dir], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
+  } finally {
+    rmdirSync(dir);
+  }
+}
 
 export const TOOLS = {
   redisServer: { name: "redis-server", apt: "redis-server", probe: onPath("redis-server") },
@@ -34,14 +64,27 @@ export const TOOLS = {
   curl: { name: "curl", apt: "curl", probe: onPath("curl") },
   wget: { name: "wget", apt: "wget", probe: onPath("wget") },
   shellcheck: { name: "shellcheck", apt: "shellcheck", probe: onPath("shellcheck") },
+  tmpfsMount: {
+    name: "a tmpfs mount",
+    apt: "mount",
+    probe: canMountTmpfs,
+    otherwise: "cannot be made here (it needs root, or CAP_SYS_ADMIN in a container, and `mount`); run the tests as root, as .ci/run does",
+  },
 } satisfies Record<string, ToolSpec>;
 
 const answers = new Map<string, boolean>();
+const printed = new Set<string>();
+
+/** The line printed for a missing tool (also the failure message under CI=true). */
+export function missingLine(tool: ToolSpec, what: string): string {
+  return `${what}: ${tool.name} ${tool.otherwise ?? `not found; install it with: apt-get install -y ${tool.apt}`}`;
+}
 
 /**
  * True when `tool` is usable. Otherwise prints one line (what is missing, how to install it)
  * and returns false so the caller can skip; under CI=true it also registers a failing test.
- * `what` names the tests that need it, for the printed line.
+ * `what` names the tests that need it, for the printed line. Call it while tests are being
+ * collected (module top level or a describe() body): under CI=true it registers a test.
  */
 export function requireTool(tool: ToolSpec, what: string): boolean {
   let present = answers.get(tool.name);
@@ -50,12 +93,13 @@ export function requireTool(tool: ToolSpec, what: string): boolean {
     answers.set(tool.name, present);
   }
   if (present) return true;
-  const line = `${what}: ${tool.name} not found; install it with: apt-get install -y ${tool.apt}`;
+  const line = missingLine(tool, what);
   if (process.env.CI === "true") {
-    test(`${tool.name} is installed (CI=true: nothing may skip)`, () => {
+    test(`needs ${tool.name} (CI=true: a missing tool fails, it does not skip)`, () => {
       throw new Error(line);
     });
-  } else {
+  } else if (!printed.has(line)) {
+    printed.add(line);
     console.log(`skipping ${line}`);
   }
   return false;
