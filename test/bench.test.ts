@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { Blob, encode, type Reply, ReplyError, RespClient } from "../scripts/bench/client.ts";
 import { percentile } from "../scripts/bench/report.ts";
 import { rateBetween } from "../scripts/bench/workload.ts";
-import { BUN, hasCommand, ROOT } from "./helpers/servers.ts";
+import { BUN, ROOT } from "./helpers/servers.ts";
+import { requireTool, TOOLS } from "./helpers/tools.ts";
 
 // A server that reads and never answers: the test feeds the client's replies by hand.
 let silent: import("bun").TCPSocketListener<undefined>;
@@ -67,9 +68,11 @@ test("percentile and rateBetween", () => {
   expect(rateBetween(marks, 500, 600)).toBeNaN();
 });
 
-test("a tiny bench run emits a run row, workload rows and, with redis, ratios", async () => {
-  const servers = hasCommand("redis-server") ? "ezra-normal,redis" : "ezra-normal";
-  if (servers === "ezra-normal") console.log("redis-server not on PATH: the bench runs against ezra only");
+/** One JSON line of the bench's output (fields depend on `kind`). */
+type Row = { kind: string; server?: string; preset?: string } & Record<string, unknown>;
+
+/** Runs a tiny scripts/bench.ts against `servers`; checks the exit code and returns the JSON rows. */
+async function tinyBench(servers: string): Promise<{ rows: Row[]; err: string }> {
   const proc = Bun.spawn([BUN, join(ROOT, "scripts", "bench.ts"), "--preset", "1x1,backlog", "--servers", servers, "--n", "300", "--quick"], {
     cwd: ROOT,
     stdout: "pipe",
@@ -77,16 +80,27 @@ test("a tiny bench run emits a run row, workload rows and, with redis, ratios", 
   });
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   expect(code, err).toBe(0);
-  const rows = out.trim().split("\n").map((line) => JSON.parse(line));
+  const rows = out.trim().split("\n").map((line) => JSON.parse(line) as Row);
   expect(rows[0].kind).toBe("run");
   expect(rows.filter((r) => r.kind === "error")).toEqual([]);
+  return { rows, err };
+}
+
+test("a tiny bench run emits a run row and workload rows", async () => {
+  const { rows, err } = await tinyBench("ezra-normal");
   const life = rows.find((r) => r.kind === "lifecycle" && r.server === "ezra-normal");
   expect(life).toMatchObject({ preset: "1x1", tasks: 300, producers: 1, consumers: 1 });
-  expect(life.tasksPerSec).toBeGreaterThan(0);
+  expect(life?.tasksPerSec).toBeGreaterThan(0);
   const backlog = rows.find((r) => r.kind === "backlog" && r.server === "ezra-normal");
-  expect(backlog.drainStartPerSec).toBeGreaterThan(0);
-  if (servers !== "ezra-normal") expect(rows.some((r) => r.kind === "ratio" && r.preset === "1x1")).toBe(true);
+  expect(backlog?.drainStartPerSec).toBeGreaterThan(0);
   expect(err).toContain("| preset");
+}, 60_000);
+
+test.skipIf(!requireTool(TOOLS.redisServer, "the bench run against Redis"))("with redis-server, the tiny run adds redis rows and ratios", async () => {
+  const { rows, err } = await tinyBench("ezra-normal,redis");
+  expect(rows.find((r) => r.kind === "lifecycle" && r.server === "redis")?.tasksPerSec).toBeGreaterThan(0);
+  expect(rows.filter((r) => r.kind === "ratio").map((r) => r.preset)).toEqual(["1x1", "backlog"]);
+  expect(err).toContain("| ratio");
 }, 60_000);
 
 test("bad flags are refused with exit code 2", async () => {

@@ -3,7 +3,7 @@
 import { expect, test } from "bun:test";
 import { globMatch } from "../src/commands/glob.ts";
 import { waitBlocked } from "./helpers/plain-client.ts";
-import { hasCommand } from "./helpers/servers.ts";
+import { requireTool, TOOLS } from "./helpers/tools.ts";
 import { sharedServer } from "./helpers/shared-server.ts";
 
 const server = sharedServer();
@@ -153,7 +153,7 @@ test("glob patterns follow Redis: *, ?, classes, negation, ranges, escapes", () 
   for (const [pattern, subject, want] of cases) expect({ pattern, subject, matched: globMatch(pattern, subject) }).toEqual({ pattern, subject, matched: want });
 });
 
-const redisCli = hasCommand("redis-cli");
+const redisCli = requireTool(TOOLS.redisCli, "redis-cli --scan and -3 XINFO");
 
 test.skipIf(!redisCli)("redis-cli --scan (with --pattern) lists ezra's queues", async () => {
   await flush();
@@ -171,4 +171,3 @@ test.skipIf(!redisCli)("redis-cli --scan (with --pattern) lists ezra's queues", 
   expect(info).toContain("ezra-available 1");
   expect(info).not.toContain("ERR");
 });
-if (!redisCli) console.log("skipping the redis-cli test: redis-cli is not installed (apt-get install redis-tools)");

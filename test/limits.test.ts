@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import type { Socket } from "bun";
-import { type EzraProcess, hasCommand, removeDir, startEzra, startRedis } from "./helpers/servers.ts";
+import { type EzraProcess, removeDir, startEzra, startRedis } from "./helpers/servers.ts";
+import { requireTool, TOOLS } from "./helpers/tools.ts";
 import { RawConnection, resp, sendRaw } from "./helpers/raw-client.ts";
 
 setDefaultTimeout(30_000);
@@ -96,7 +97,7 @@ describe("--connections-max", () => {
     for (const c of open) c.end();
   });
 
-  test.skipIf(!hasCommand("redis-server"))("redis-server answers the same with --maxclients", async () => {
+  test.skipIf(!requireTool(TOOLS.redisServer, "the --maxclients comparison with Redis"))("redis-server answers the same with --maxclients", async () => {
     const redis = await startRedis(["--maxclients", "1"]);
     let first = await RawConnection.open(redis.port);
     // startRedis's own probe connection may still hold the one slot for a moment.

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createClient } from "redis";
-import { type EzraProcess, ROOT, removeDir, startEzra, SYSTEM_PYTHON } from "./helpers/servers.ts";
+import { type EzraProcess, ROOT, removeDir, startEzra } from "./helpers/servers.ts";
+import { requireTool, SYSTEM_PYTHON, TOOLS } from "./helpers/tools.ts";
 
 const examples = new Map<string, string>();
 for (const m of readFileSync(join(ROOT, "README.md"), "utf8").matchAll(/```(?:js|python)\n(?:\/\/|#) (\S+)\n([\s\S]*?)```/g)) {
@@ -67,7 +68,7 @@ test("Node producer and worker from the README", async () => {
   expect(out).toContain("sending to ada@example.com attempt 1");
 }, 30_000);
 
-test("Python producer and worker from the README", async () => {
+test.skipIf(!requireTool(TOOLS.redisPy, "the README's Python examples"))("Python producer and worker from the README", async () => {
   expect(await run([SYSTEM_PYTHON, "producer.py"])).toMatch(/^pushed \d+-\d+\n$/);
   const out = await runWorkerUntil([SYSTEM_PYTHON, "worker.py"], 2);
   expect(out).toContain("sending to ada@example.com attempt 1");

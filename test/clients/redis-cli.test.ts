@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
 import { type ClientAdapter, type Entry, type Fields, GROUP, lifecycleSuite } from "../helpers/lifecycle.ts";
-import { type EzraProcess, hasCommand, removeDir, startEzra } from "../helpers/servers.ts";
+import { type EzraProcess, removeDir, startEzra } from "../helpers/servers.ts";
+import { requireTool, TOOLS } from "../helpers/tools.ts";
 
 type Flat = [string, string[]][];
 
@@ -63,9 +64,7 @@ function redisCli(protocol: 2 | 3): ClientAdapter {
   };
 }
 
-if (!hasCommand("redis-cli")) {
-  console.warn("skipping redis-cli tests: redis-cli is not installed (.ci/run installs it with apt-get)");
-} else {
+describe.skipIf(!requireTool(TOOLS.redisCli, "the redis-cli tests"))("redis-cli", () => {
   lifecycleSuite(redisCli(2));
   lifecycleSuite(redisCli(3));
 
@@ -96,4 +95,4 @@ if (!hasCommand("redis-cli")) {
       expect(await cli("--no-raw", "XREADGROUP", "GROUP", "g", "w", "BLOCK", "10", "STREAMS", "emails", ">")).toBe("(nil)\n");
     }, 30_000);
   });
-}
+});

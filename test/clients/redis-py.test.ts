@@ -1,13 +1,12 @@
 // The task lifecycle through redis-py (RESP2), run by Debian's /usr/bin/python3: each scenario
 // client is one Python process (py/redis_py_bridge.py) that runs requests and prints JSON.
+import { describe } from "bun:test";
 import { join } from "node:path";
 import { type ClientAdapter, type Entry, GROUP, lifecycleSuite } from "../helpers/lifecycle.ts";
 import { PyBridge } from "../helpers/py-bridge.ts";
-import { SYSTEM_PYTHON } from "../helpers/servers.ts";
+import { requireTool, TOOLS } from "../helpers/tools.ts";
 
 const BRIDGE = join(import.meta.dir, "py", "redis_py_bridge.py");
-
-const importable = Bun.spawnSync([SYSTEM_PYTHON, "-c", "import redis"]).exitCode === 0;
 
 let consumers = 0;
 const redisPy: ClientAdapter = {
@@ -32,5 +31,4 @@ const redisPy: ClientAdapter = {
   },
 };
 
-if (importable) lifecycleSuite(redisPy);
-else console.warn(`skipping redis-py tests: ${SYSTEM_PYTHON} cannot import redis (.ci/run installs python3-redis with apt-get)`);
+describe.skipIf(!requireTool(TOOLS.redisPy, "the redis-py tests"))("redis-py", () => lifecycleSuite(redisPy));

@@ -7,7 +7,8 @@ import Redis from "ioredis";
 import { join } from "node:path";
 import { createClient } from "redis";
 import { PyBridge } from "../helpers/py-bridge.ts";
-import { type EzraProcess, removeDir, startEzra, SYSTEM_PYTHON } from "../helpers/servers.ts";
+import { type EzraProcess, removeDir, startEzra } from "../helpers/servers.ts";
+import { requireTool, TOOLS } from "../helpers/tools.ts";
 
 type Fields = [string, string][];
 interface Entry { id: string; fields: Fields }
@@ -285,9 +286,7 @@ function workerLoopSuite(adapter: Adapter): void {
   });
 }
 
-const pythonRedis = Bun.spawnSync([SYSTEM_PYTHON, "-c", "import redis"]).exitCode === 0;
 
 workerLoopSuite(nodeRedis);
 workerLoopSuite(ioredis);
-if (pythonRedis) workerLoopSuite(redisPy);
-else console.warn(`skipping the redis-py worker loop: ${SYSTEM_PYTHON} cannot import redis (.ci/run installs python3-redis)`);
+describe.skipIf(!requireTool(TOOLS.redisPy, "the redis-py worker loop"))("redis-py", () => workerLoopSuite(redisPy));

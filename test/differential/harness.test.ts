@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { encodeCommand } from "../../src/resp/encoder.ts";
 import { parseReply, render } from "../helpers/resp-client.ts";
-import { checkCase, redisAvailable, useServers } from "./harness.ts";
+import { checkCase, needRedis, useServers } from "./harness.ts";
 import { autoIds, ezraAttemptFields } from "./normalisers.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -48,12 +48,10 @@ describe("resp-client parser", () => {
   });
 });
 
-describe("differential runner reports what is wrong", () => {
-  if (!redisAvailable) {
-    console.log("skipping runner self-tests: redis-server is not installed (see .ci/run)");
-    return;
-  }
-  const ports = useServers();
+const haveRedis = needRedis("the differential runner's self-tests");
+
+describe.skipIf(!haveRedis)("differential runner reports what is wrong", () => {
+  const ports = useServers(); // a skipped describe runs no hooks
   test("a plain difference", async () => {
     const problems = await checkCase(ports(), { name: "t", script: [["SELECT", "1"]] }, 2);
     expect(problems.join("\n")).toContain("replies differ");
