@@ -46,6 +46,7 @@ describe("each artifact is an executable for its OS and CPU", () => {
       expect(found.arch).toBe(arch as "x64" | "arm64");
       // Linux artifacts differ only in the loader they ask for: glibc's ld-linux or musl's.
       if (os === "linux") expect(found.interpreter).toMatch(libc === "musl" ? /^\/lib\/ld-musl-/ : /\/ld-linux-/);
+      if (os === "darwin") expect(found.signed).toBe(true);
     });
   }
 });

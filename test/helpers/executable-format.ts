@@ -7,6 +7,8 @@ export interface ExecutableFormat {
   arch: "x64" | "arm64";
   /** ELF only: the dynamic loader (PT_INTERP), e.g. /lib/ld-musl-x86_64.so.1. */
   interpreter?: string;
+  /** Mach-O only: it has a code signature (arm64 macOS kills unsigned executables at launch). */
+  signed?: boolean;
 }
 
 /** The headers, program headers and PT_INTERP of a Bun executable all sit in the first pages. */
@@ -50,6 +52,18 @@ function elf(b: Buffer): ExecutableFormat {
   return { format: "elf", arch, interpreter };
 }
 
+/** 64-bit Mach-O: cputype, then a walk of the load commands looking for LC_CODE_SIGNATURE. */
+function macho(b: Buffer): ExecutableFormat {
+  const arch = known(MACHO_CPU, b.readUInt32LE(4), "Mach-O cputype");
+  const ncmds = b.readUInt32LE(16);
+  let signed = false;
+  for (let i = 0, offset = 32; i < ncmds && offset + 8 <= b.length; i++) {
+    if (b.readUInt32LE(offset) === 0x1d) signed = true; // LC_CODE_SIGNATURE
+    offset += b.readUInt32LE(offset + 4);
+  }
+  return { format: "macho", arch, signed };
+}
+
 /** PE: "MZ", e_lfanew at 0x3c points at "PE\0\0", then the COFF Machine field. */
 function pe(b: Buffer): ExecutableFormat {
   const lfanew = b.readUInt32LE(0x3c);
@@ -61,7 +75,7 @@ export function executableFormat(path: string): ExecutableFormat {
   const b = head(path);
   if (b.length < 64) throw new Error(`${path}: ${b.length} bytes, too short for an executable`);
   if (b.readUInt32BE(0) === 0x7f454c46) return elf(b); // \x7fELF
-  if (b.readUInt32LE(0) === 0xfeedfacf) return { format: "macho", arch: known(MACHO_CPU, b.readUInt32LE(4), "Mach-O cputype") };
+  if (b.readUInt32LE(0) === 0xfeedfacf) return macho(b);
   if (b.toString("latin1", 0, 2) === "MZ") return pe(b);
   throw new Error(`${path}: not ELF, 64-bit Mach-O or PE (starts ${b.subarray(0, 4).toString("hex")})`);
 }
