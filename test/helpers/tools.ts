@@ -70,6 +70,11 @@ export const TOOLS = {
     probe: canMountTmpfs,
     otherwise: "cannot be made here (it needs root, or CAP_SYS_ADMIN in a container, and `mount`); run the tests as root, as .ci/run does",
   },
+  // Real clients in other languages (test/clients/bridged-clients.ts), from Debian's packages.
+  rubyRedis: { name: "ruby-redis (Ruby's redis gem)", apt: "ruby-redis", probe: runs(["ruby", "-e", 'require "redis"']) },
+  // Debian installs predis under /usr/share/php, on php-cli's default include_path.
+  phpPredis: { name: "predis (PHP)", apt: "php-cli php-predis", probe: runs(["php", "-r", 'require "Predis/autoload.php"; new Predis\\Client();']) },
+  perlRedisFast: { name: "Redis::Fast (Perl)", apt: "libredis-fast-perl", probe: runs(["perl", "-MRedis::Fast", "-e1"]) },
 } satisfies Record<string, ToolSpec>;
 
 const answers = new Map<string, boolean>();
