@@ -7,7 +7,8 @@
 //   bun build.ts --release                every target into a cleaned dist/, with dist/SHA256SUMS
 //   bun build.ts --release --outdir DIR --targets linux-x64,darwin-arm64   a chosen set, elsewhere
 // Cross-compiling fetches each target's Bun runtime from the npm registry (@oven/bun-<target>)
-// once and caches it under ~/.bun/install/cache; the host target needs no download.
+// once and caches it under ~/.bun/install/cache (BUN_INSTALL_CACHE_DIR); the host target needs no
+// download. Bun 1.4.5 ignores NPM_CONFIG_REGISTRY/BUN_CONFIG_REGISTRY for this, so there is nothing to set.
 import { createHash } from "node:crypto";
 import { createReadStream, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
