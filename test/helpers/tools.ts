@@ -70,6 +70,15 @@ export const TOOLS = {
     probe: canMountTmpfs,
     otherwise: "cannot be made here (it needs root, or CAP_SYS_ADMIN in a container, and `mount`); run the tests as root, as .ci/run does",
   },
+  // The systemd unit's checks (test/packaging.test.ts): `systemd-analyze verify` and `security`.
+  systemdAnalyze: { name: "systemd-analyze", apt: "systemd", probe: onPath("systemd-analyze") },
+  // The container and unit mirrors (scripts/container-check.ts) make these as root.
+  namespaces: {
+    name: "mount, PID and network namespaces",
+    apt: "util-linux",
+    probe: runs(["unshare", "--mount", "--pid", "--net", "--fork", "--propagation", "private", "true"]),
+    otherwise: "cannot be made here (they need root, or CAP_SYS_ADMIN in a container); run the tests as root, as .ci/run does",
+  },
   // Real clients in other languages (test/clients/bridged-clients.ts), from Debian's packages.
   rubyRedis: { name: "ruby-redis (Ruby's redis gem)", apt: "ruby-redis", probe: runs(["ruby", "-e", 'require "redis"']) },
   // Debian installs predis under /usr/share/php, on php-cli's default include_path.
