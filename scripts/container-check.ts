@@ -255,6 +255,16 @@ export const IMAGE_CHECKS: Check[] = [
     },
   },
   {
+    name: "image: `docker exec <container> ezra backup --out <volume>/FILE` works as USER on the read-only root",
+    async run(ctx) {
+      const out = `${ctx.spec.volume}/backup.db`;
+      const r = running(ctx).exec([ctx.spec.binaryPath, "backup", "--out", out]);
+      assert(r.exitCode === 0 && r.stdout.includes(`wrote ${out}`), `exit ${r.exitCode}: ${r.stdout}${r.stderr}`);
+      assert(statSync(join(ctx.volume, "backup.db")).uid === ctx.spec.uid, "backup.db is not owned by USER");
+      return r.stdout.split("\n")[1];
+    },
+  },
+  {
     name: "image: STOPSIGNAL makes PID 1 exit 0 within docker stop's 10 s",
     async run(ctx) {
       const stop = await running(ctx).stop(ctx.spec.stopSignal as NodeJS.Signals, DOCKER_STOP_GRACE_MS);
