@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { artifactName } from "../build.ts";
-import { type Context, cleanup, IMAGE_CHECKS, imageSpec, newContext, UNIT_CHECKS, unitSpec } from "../scripts/container-check.ts";
+import { type Context, cleanup, IMAGE_CHECKS, newContext, UNIT_CHECKS } from "../scripts/packaging/checks.ts";
+import { imageSpec, unitSpec } from "../scripts/packaging/specs.ts";
 import { BUN, removeDir, ROOT, startEzra, tempDir } from "./helpers/servers.ts";
 import { requireTool, TOOLS } from "./helpers/tools.ts";
 
