@@ -1,14 +1,15 @@
 // The four table layouts the lab compares, and each one's insert / claim / ack statements in
 // three styles: one statement per task ("row"), 16 keys per statement as a VALUES list
-// ("values"), or 16 keys per statement as a JSON array read by json_each ("json").
+// ("values"), or 16 keys per statement as a JSON array read by json_each ("json"); "mixed" is
+// multi-row INSERTs (as values) with one claim or ack statement per task (as row).
 // Layout a is today's schema (read from src/store/schema.sql) driven the way src/store drives it.
 import { Database } from "bun:sqlite";
 import { readFileSync } from "node:fs";
 
 export type Layout = "a" | "b" | "c" | "d" | "e";
-export type Style = "row" | "values" | "json";
+export type Style = "row" | "values" | "json" | "mixed";
 export const LAYOUTS: Layout[] = ["a", "b", "c", "d", "e"];
-export const STYLES: Style[] = ["row", "values", "json"];
+export const STYLES: Style[] = ["row", "values", "json", "mixed"];
 
 export const LAYOUT_NAMES: Record<Layout, string> = {
   a: "(a) today's tasks + 5 indexes",
@@ -108,6 +109,10 @@ function chunked(style: Style, chunk: number, from: number, n: number, one: (i: 
 export type Read = "none" | "select" | "returning";
 
 export function makeOps(db: Database, layout: Layout, style: Style, payload: Uint8Array, read: Read): Ops {
+  if (style === "mixed") {
+    const rows = makeOps(db, layout, "row", payload, read);
+    return { insert: makeOps(db, layout, "values", payload, read).insert, claim: rows.claim, ack: rows.ack };
+  }
   return layout === "a" ? opsA(db, style, payload) : opsBCD(db, layout, style, payload, read);
 }
 
