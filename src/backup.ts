@@ -1,8 +1,9 @@
-// `ezra backup --data-dir DIR --out FILE`: a consistent online copy of DIR/ezra.db while the
+// `ezra backup [--data-dir DIR] --out FILE`: a consistent online copy of DIR/ezra.db while the
 // server runs (no ezra.lock needed). Written beside FILE, checked, synced, then linked into place.
 import { closeSync, existsSync, fsyncSync, linkSync, openSync, rmSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { defineCommand } from "citty";
+import { helpText, parseArgv } from "./argv.ts";
+import { ConfigError, defaultDataDir } from "./config.ts";
 import { snapshot } from "./store/snapshot.ts";
 
 export class BackupError extends Error {
@@ -28,14 +29,22 @@ function syncPath(path: string): void {
   }
 }
 
-/** Copies `dataDir`/ezra.db to `out`; reports each step through `say`. Throws BackupError. */
-export function backup(dataDirArg: string | undefined, outArg: string | undefined, say: (line: string) => void): void {
+/**
+ * Copies `dataDir`/ezra.db to `out`; reports each step through `say`. Throws BackupError.
+ * `dataDirName` is how the dir was given (--data-dir, EZRA_DATA_DIR, or the default), for errors.
+ */
+export function backup(
+  dataDirArg: string | undefined,
+  outArg: string | undefined,
+  say: (line: string) => void,
+  dataDirName = "--data-dir",
+): void {
   if (!dataDirArg) throw new BackupError("--data-dir: required (or set EZRA_DATA_DIR): the server's data directory", 2);
   if (!outArg) throw new BackupError("--out: required: the file to write the backup to", 2);
   const dataDir = resolve(dataDirArg);
   const dbPath = resolve(dataDir, "ezra.db");
   const out = resolve(outArg);
-  if (!existsSync(dbPath)) throw new BackupError(`--data-dir: ${dbPath} does not exist`, 2);
+  if (!existsSync(dbPath)) throw new BackupError(`${dataDirName}: ${dbPath} does not exist`, 2);
   if (existsSync(out)) throw new BackupError(`--out: ${out} already exists; refusing to overwrite it`, 2);
   if (!existsSync(dirname(out)) || !statSync(dirname(out)).isDirectory()) {
     throw new BackupError(`--out: directory ${dirname(out)} does not exist`, 2);
@@ -63,28 +72,56 @@ export function backup(dataDirArg: string | undefined, outArg: string | undefine
   }
 }
 
-export const backupCommand = defineCommand({
-  meta: { name: "backup", description: "Write a consistent copy of DIR/ezra.db to FILE, while the server runs." },
-  args: {
-    "data-dir": { type: "string", description: "The server's data directory [EZRA_DATA_DIR]." },
-    out: { type: "string", description: "File to write; must not exist yet." },
-  },
-  run({ args, rawArgs }) {
-    // citty ignores what it does not know; a typo here must not go unnoticed.
-    const stray = rawArgs.find((a, i) => !a.startsWith("-") && !["--data-dir", "--out"].includes(rawArgs[i - 1]));
-    const unknown = rawArgs.find((a) => a.startsWith("-") && !/^--(data-dir|out)(=|$)/.test(a));
-    if (stray || unknown) {
-      process.stderr.write(`ezra backup: ${unknown ? `${unknown.split("=")[0]}: unknown flag` : `unexpected argument '${stray}'`} (see ezra backup --help)\n`);
-      process.exit(2);
-    }
+function backupHelp(): string {
+  let dataDirDefault: string;
+  try {
+    dataDirDefault = defaultDataDir(process.env);
+  } catch {
+    dataDirDefault = "none: give one";
+  }
+  return helpText({
+    title: "ezra backup: write a consistent copy of DIR/ezra.db to FILE, while the server runs.",
+    usage: ["ezra backup [--data-dir DIR] --out FILE"],
+    heading: "Options (a flag wins over its environment variable [EZRA_*], which wins over the default)",
+    rows: [
+      { flag: "--data-dir DIR", text: `The server's data directory. Default ${dataDirDefault}. [EZRA_DATA_DIR]` },
+      { flag: "--out FILE", text: "File to write; must not exist yet. Required." },
+      { flag: "--help, -h", text: "Show this help." },
+    ],
+    notes: ["Restore: put FILE as ezra.db in an empty data dir, then start ezra on that dir."],
+  });
+}
+
+/** `ezra backup ...`: exit 0 with the copy written, 2 for a usage error, 1 if the copy failed. */
+export function runBackup(argv: string[]): void {
+  const fail = (message: string, code: 1 | 2): never => {
+    process.stderr.write(`ezra backup: ${message}\n`);
+    process.exit(code);
+  };
+  const specs = [{ name: "data-dir", value: true }, { name: "out", value: true }];
+  const parsed = parseArgv(argv, specs, { version: false, command: "ezra backup" });
+  if (parsed.help) {
+    process.stdout.write(backupHelp());
+    process.exit(0);
+  }
+  if (parsed.error) fail(parsed.error, 2);
+  // The same data dir the server would use: flag, else EZRA_DATA_DIR, else the default.
+  const flag = parsed.values["data-dir"] as string | undefined;
+  const env = process.env.EZRA_DATA_DIR;
+  let dataDir = flag ?? env;
+  const name = flag !== undefined ? "--data-dir" : env !== undefined ? "EZRA_DATA_DIR" : "--data-dir (the default)";
+  if (dataDir === undefined) {
     try {
-      backup((args["data-dir"] as string | undefined) ?? process.env.EZRA_DATA_DIR, args.out as string | undefined, (line) =>
-        process.stdout.write(`ezra backup: ${line}\n`),
-      );
+      dataDir = defaultDataDir(process.env);
     } catch (err) {
-      if (!(err instanceof BackupError)) throw err;
-      process.stderr.write(`ezra backup: ${err.message}\n`);
-      process.exit(err.exitCode);
+      if (!(err instanceof ConfigError)) throw err;
+      fail(err.message, 2);
     }
-  },
-});
+  }
+  try {
+    backup(dataDir, parsed.values.out as string | undefined, (line) => process.stdout.write(`ezra backup: ${line}\n`), name);
+  } catch (err) {
+    if (!(err instanceof BackupError)) throw err;
+    fail(err.message, err.exitCode);
+  }
+}
