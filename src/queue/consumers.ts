@@ -17,7 +17,7 @@ export interface GroupInfo {
 export interface ConsumerInfo {
   name: string;
   pending: number;
-  /** Last command from this consumer, ms since epoch. */
+  /** Last command from this consumer, ms since epoch (polls keep it in memory: queue/seen.ts). */
   seenAt: number;
   /** Last successful claim, ms since epoch; null when it never claimed anything. */
   activeAt: number | null;
@@ -60,17 +60,21 @@ export function consumerInfos(engine: Engine, key: string, group: string): Consu
   const sql = engine.store.claims;
   // One pass over the group's in-flight tasks counts them for every consumer at once.
   const pending = new Map(sql.pendingByConsumer.all(key, group).map((r) => [r.worker, r.n]));
-  return sql.consumersOf.all(queueOf(key), group).map((c) => ({
+  const queue = queueOf(key);
+  return sql.consumersOf.all(queue, group).map((c) => ({
     name: c.name,
     pending: pending.get(c.name) ?? 0,
-    seenAt: c.seen_at,
+    seenAt: engine.seen.seenAt(queue, group, c.name, c.seen_at),
     activeAt: c.active_at,
   }));
 }
 
 /** XGROUP CREATECONSUMER: false when the consumer already exists. */
 export function createConsumer(engine: Engine, key: string, group: string, consumer: string): boolean {
-  return engine.store.claims.insertConsumer.run(queueOf(key), group, consumer, engine.now()).changes > 0;
+  const now = engine.now();
+  if (engine.store.claims.insertConsumer.run(queueOf(key), group, consumer, now).changes === 0) return false;
+  engine.seen.written(queueOf(key), group, consumer, now);
+  return true;
 }
 
 /**
@@ -91,6 +95,7 @@ export function deleteConsumer(engine: Engine, key: string, group: string, consu
     reason: `consumer '${consumer}' deleted (XGROUP DELCONSUMER)`,
   }).changes;
   sql.deleteConsumer.run(queueOf(key), group, consumer);
+  engine.seen.forget(queueOf(key), group, consumer);
   if (released > 0) engine.tasksReturned(key);
   return released;
 }

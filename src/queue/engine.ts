@@ -6,6 +6,7 @@ import { type Durability, type MovedRow, type QueueRow, Store, type TaskRow } fr
 import { UserError } from "./errors.ts";
 import { type AddIdSpec, compareIds, formatId, nextAutoId, type StreamId } from "./ids.ts";
 import { Maintenance } from "./maintenance.ts";
+import { ConsumerSeen } from "./seen.ts";
 import { Turn } from "./turn.ts";
 import { type Waiter, Waiters } from "./waiters.ts";
 
@@ -78,6 +79,8 @@ const baseQueue = (key: string) => (isDeadView(key) ? key.slice(0, -DEAD_SUFFIX.
 export class Engine {
   readonly store: Store;
   readonly turn: Turn;
+  /** Consumers' seen-times, written only by turns that write anyway (an empty poll writes nothing). */
+  readonly seen: ConsumerSeen;
   readonly now: () => number;
   readonly defaults: QueueDefaults;
   private readonly waiters = new Waiters<ReadRequest>();
@@ -95,18 +98,22 @@ export class Engine {
     this.blockedClientsMax = options.blockedClientsMax;
     this.store = new Store(options.dataDir, options.durability);
     this.turn = new Turn(this.store);
+    this.seen = new ConsumerSeen(this.store.claims);
     this.maintenance = new Maintenance(this.store, this.turn, this.now, () => this.defaults.maxAttempts, (rows) =>
       this.signalMoved(rows),
     );
     this.turn.beforeCommit(() => {
       this.waiters.serveSignalled();
       this.saveDirtyQueues();
+      // Last: the hooks above may claim, which writes; a turn that wrote nothing stays clean.
+      if (this.seen.hasUnsaved && !this.turn.clean) this.seen.save();
     });
     this.turn.onFinish((failure) => {
       if (!failure) return;
       // The rollback undid this turn: drop cached state and re-read what is on disk.
       this.waiters.clearSignals();
       this.loadQueues();
+      this.seen.afterRollback();
       this.maintenance.reschedule();
     });
     this.recover();
@@ -182,6 +189,7 @@ export class Engine {
   /** DEL: drops a queue from the cache once its rows are deleted (queue/reads.ts). */
   forgetQueue(name: string): void {
     this.queues.delete(name);
+    this.seen.forget(name);
   }
 
   exists(key: string): boolean {
@@ -274,7 +282,12 @@ export class Engine {
       this.store.sql.insertGroup.run(q.name, group, this.now());
       q.groups.add(group);
     }
-    this.store.sql.touchConsumer.run(q.name, group, consumer, this.now(), active ? this.now() : null);
+    const now = this.now();
+    // A command from a known consumer moves its seen-time in memory only; creating the consumer,
+    // or a claim (a turn that writes anyway), writes its row.
+    if (!active && this.seen.touch(q.name, group, consumer, now)) return;
+    this.store.sql.touchConsumer.run(q.name, group, consumer, now, active ? now : null);
+    this.seen.written(q.name, group, consumer, now);
   }
 
   /** Claims up to `count` tasks from one queue (or dead view), oldest first. */
@@ -437,6 +450,7 @@ export class Engine {
   /** XGROUP DESTROY: drops a group from the cache once its rows are deleted (queue/claims.ts). */
   forgetGroup(key: string, group: string): void {
     this.queue(key)?.groups.delete(group);
+    this.seen.forget(baseQueue(key), group);
   }
 
   /** Claims made outside this file (queue/claims.ts) tell the timer when their leases run out. */
@@ -498,7 +512,18 @@ export class Engine {
   close(): void {
     this.maintenance.stop();
     this.turn.finish();
+    this.saveSeenAtClose();
     this.store.close();
+  }
+
+  /** Shutdown: seen-times from polls since the last write turn, in one small transaction. */
+  private saveSeenAtClose(): void {
+    if (!this.seen.hasUnsaved) return;
+    try {
+      this.store.db.transaction(() => this.seen.save())();
+    } catch {
+      // Advisory data (XINFO's idle time): a failing disk must not stop the shutdown.
+    }
   }
 }
 

@@ -67,6 +67,9 @@ export const CLAIM_SQL = {
   insertConsumer: `INSERT INTO consumers (queue, grp, name, seen_at, active_at) VALUES (?1, ?2, ?3, ?4, NULL)
     ON CONFLICT (queue, grp, name) DO NOTHING`,
   deleteConsumer: "DELETE FROM consumers WHERE queue = ?1 AND grp = ?2 AND name = ?3",
+  // Seen-times polls left in memory (queue/seen.ts): looked up once, written in a turn that writes anyway.
+  consumerSeen: "SELECT seen_at FROM consumers WHERE queue = ?1 AND grp = ?2 AND name = ?3",
+  saveSeen: "UPDATE consumers SET seen_at = max(seen_at, ?4) WHERE queue = ?1 AND grp = ?2 AND name = ?3",
   deleteGroupConsumers: "DELETE FROM consumers WHERE queue = ?1 AND grp = ?2",
   deleteGroup: "DELETE FROM groups WHERE queue = ?1 AND name = ?2",
 } as const;
@@ -89,6 +92,8 @@ export function prepareClaims(db: Database) {
     countConsumers: q<{ n: number }>(CLAIM_SQL.countConsumers),
     insertConsumer: q(CLAIM_SQL.insertConsumer),
     deleteConsumer: q(CLAIM_SQL.deleteConsumer),
+    consumerSeen: q<{ seen_at: number }>(CLAIM_SQL.consumerSeen),
+    saveSeen: q(CLAIM_SQL.saveSeen),
     deleteGroupConsumers: q(CLAIM_SQL.deleteGroupConsumers),
     deleteGroup: q(CLAIM_SQL.deleteGroup),
   };
