@@ -4,15 +4,23 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { RedisClient } from "bun";
 import pkg from "../package.json" with { type: "json" };
+import { hostTarget } from "../build.ts";
 import { BUN, ROOT, removeDir, startEzra, tempDir } from "./helpers/servers.ts";
 
 /** Compiling embeds the whole Bun runtime: slow on a shared 2-core machine. */
 const BUILD_MS = 180_000;
 const dir = tempDir("ezra-binary-");
 const exe = join(dir, "ezra");
+/** Baked in through build.ts's override, so the expected line does not depend on the checkout. */
+const BAKED_COMMIT = "binary-test";
 
 beforeAll(async () => {
-  const build = Bun.spawn([BUN, "build.ts", "--outfile", exe], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  const build = Bun.spawn([BUN, "build.ts", "--outfile", exe], {
+    cwd: ROOT,
+    env: { ...process.env, EZRA_BUILD_COMMIT: BAKED_COMMIT },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const [out, err, code] = [await new Response(build.stdout).text(), await new Response(build.stderr).text(), await build.exited];
   if (code !== 0) throw new Error(`bun build.ts exited ${code}:\n${out}${err}`);
 }, BUILD_MS);
@@ -22,7 +30,7 @@ afterAll(() => removeDir(dir));
 test("the executable prints its version, away from the repo and without Bun on PATH", () => {
   const run = Bun.spawnSync([exe, "--version"], { cwd: dir, env: { PATH: "/usr/bin:/bin" } });
   expect(run.stderr.toString()).toBe("");
-  expect(run.stdout.toString().trim()).toBe(pkg.version);
+  expect(run.stdout.toString().trim()).toBe(`ezra ${pkg.version} (commit ${BAKED_COMMIT}, ${hostTarget()})`);
   expect(run.exitCode).toBe(0);
 });
 
