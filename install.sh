@@ -193,11 +193,11 @@ fi
 
 case ":$PATH:" in
   *":$install_dir:"*)
-    say "next: ezra --data-dir ./data"
+    say "next: ezra --data-dir ./data --create-data-dir"
     ;;
   *)
     say "$install_dir is not on your PATH; add it (e.g. in ~/.profile):"
     say "  export PATH=\"$install_dir:\$PATH\""
-    say "next: $target --data-dir ./data"
+    say "next: $target --data-dir ./data --create-data-dir"
     ;;
 esac

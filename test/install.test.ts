@@ -155,7 +155,7 @@ describe.skipIf(!haveCurl)("install.sh with curl", () => {
     expect(run.stdout).toContain(`checksum verified (sha256 ${sha256(standIn(host))})`);
     expect(run.stdout).toContain(`stand-in ezra ${host}`); // it ran the installed binary's --version
     expect(run.stdout).toContain(`${dir} is not on your PATH`);
-    expect(run.stdout).toContain(`next: ${installed} --data-dir ./data`);
+    expect(run.stdout).toContain(`next: ${installed} --data-dir ./data --create-data-dir`);
   });
 
   test("settings from EZRA_BASE_URL, EZRA_INSTALL_DIR, EZRA_VERSION; a flag wins over its variable", async () => {
@@ -187,7 +187,7 @@ describe.skipIf(!haveCurl)("install.sh with curl", () => {
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
     expect(readFileSync(join(bin, "ezra"), "utf8")).toBe(standIn("linux-x64"));
-    expect(run.stdout).toContain("next: ezra --data-dir ./data");
+    expect(run.stdout).toContain("next: ezra --data-dir ./data --create-data-dir");
     expect(run.stdout).not.toContain("not on your PATH");
   });
 
