@@ -1,72 +1,71 @@
-// Reads a command line against a table of known flags, and lays out help text: one parser for
-// `ezra` and `ezra backup`, so both spell errors, suggestions and help the same way (no colour).
+// What ezra adds to citty, the same for `ezra` and `ezra backup`. citty reads the command line into
+// `args` and dispatches the subcommand, but it ignores flags and words it does not know (a typo
+// must not start a server with defaults), reads `--switch=VALUE` as on for any VALUE but "false",
+// and its usage text is coloured: the `strict` plugin, the errors and `helpText` are ezra's own.
+import type { ArgDef, ArgsDef, CittyPlugin } from "citty";
 
-export interface FlagSpec {
-  /** Long name without dashes, e.g. "data-dir". */
-  name: string;
-  /** true: takes a value (`--port 1`, `--port=1`); false: a switch (`--allow-public`, `--no-allow-public`). */
-  value: boolean;
+/** A bad command line or setting (exit 2), or a failure of the machine (exit 1): one plain line `command: message`. */
+export class CliError extends Error {
+  constructor(readonly command: string, message: string, readonly exitCode: 1 | 2 = 2) {
+    super(message);
+  }
 }
 
-export interface Parsed {
-  /** By flag name: the value as typed, or true/false for a switch given without `=value`. */
-  values: Record<string, string | boolean>;
-  help: boolean;
-  version: boolean;
-  /** The first problem in the command line, as one message without the program prefix. */
-  error: string | null;
-}
+/** "value": `--port N` or `--port=N`; "switch": `--allow-public[=VALUE]`; "off": `--no-allow-public`; "action": `--help`, `-h`. */
+type Kind = "value" | "switch" | "off" | "action";
 
 /**
- * Every argument must be a known flag or its value: a typo must not start a server with
- * defaults. A flag that takes a value takes the next argument whatever it looks like (so
- * `--max-attempts -1` reaches the flag's own check), as node's util.parseArgs does.
+ * A citty plugin: before `command` runs, the first argument citty would pass over (an unknown
+ * flag, named as typed with the nearest valid one; a value flag with no value; a stray word) is a
+ * CliError, unless an action (help, version) is asked for as its help lists it. It walks as citty
+ * does: a value flag takes the next argument whatever it looks like, so `--max-attempts -1`
+ * reaches the flag's own check. Switches are booleans with a negativeDescription (`--no-X`); each
+ * one given is set here, in order, to VALUE as typed (for the command to read as its env var) or
+ * true/false, since citty would read `--allow-public=0` as on and `=maybe` unnoticed.
  */
-export function parseArgv(argv: string[], flags: FlagSpec[], options: { version: boolean; command: string }): Parsed {
-  const byName = new Map(flags.map((f) => [f.name, f]));
-  const parsed: Parsed = { values: {}, help: false, version: false, error: null };
-  const fail = (message: string) => {
-    parsed.error ??= message;
+export function strict(command: string): CittyPlugin {
+  return {
+    name: "strict",
+    setup({ rawArgs, args, cmd }) {
+      // A leading subcommand checks its own arguments.
+      if (Object.hasOwn((cmd.subCommands ?? {}) as object, rawArgs[0] ?? "")) return;
+      const defs = cmd.args as ArgsDef;
+      const kind = (def: ArgDef | undefined): Kind | undefined =>
+        def === undefined ? undefined : def.type === "string" ? "value" : "negativeDescription" in def ? "switch" : "action";
+      const forms = new Map<string, { name: string; kind: Kind }>();
+      for (const [name, def] of Object.entries(defs)) {
+        for (const typed of spellings(name, def)) forms.set(typed, { name, kind: kind(def)! });
+        if (kind(def) === "switch") forms.set(`--no-${name}`, { name, kind: "off" });
+      }
+      let problem: string | undefined;
+      for (let i = 0; i < rawArgs.length && problem === undefined; i++) {
+        const arg = rawArgs[i];
+        if (arg === "--" || arg === "-" || !arg.startsWith("-")) {
+          const word = arg === "--" ? rawArgs[i + 1] : arg;
+          if (word !== undefined) problem = `unexpected argument '${word}' (see ${command} --help)`;
+          break;
+        }
+        const eq = arg.indexOf("=");
+        const typed = eq === -1 ? arg : arg.slice(0, eq);
+        const inline = eq === -1 ? undefined : arg.slice(eq + 1);
+        const form = forms.get(typed);
+        if (form?.kind === "value") {
+          if (inline === undefined && ++i === rawArgs.length) problem = `${typed}: needs a value (see ${command} --help)`;
+        } else if (form && (inline === undefined || form.kind === "switch")) {
+          if (form.kind !== "action") args[form.name] = inline ?? form.kind === "switch";
+        } else {
+          const name = typed.replace(/^--?/, "");
+          // "--no-port": the flag exists but is not a switch; point at it rather than at a spelling.
+          const negated = name.startsWith("no-") ? kind(defs[name.slice(3)]) : undefined;
+          const near = nearest(negated && negated !== "action" ? name.slice(3) : name, Object.keys(defs));
+          problem = `${typed}: unknown flag (${near ? `did you mean --${near}?` : `see ${command} --help`})`;
+        }
+      }
+      // citty also reads `--h`, `-hv` and `--help=0` as help: those are unknown flags here.
+      const asked = [...forms].some(([typed, form]) => form.kind === "action" && args[form.name] === true && rawArgs.includes(typed));
+      if (problem !== undefined && !asked) throw new CliError(command, problem);
+    },
   };
-  const valid = [...flags.map((f) => f.name), "help", ...(options.version ? ["version"] : [])];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === "--help" || arg === "-h") {
-      parsed.help = true;
-      continue;
-    }
-    if (options.version && (arg === "--version" || arg === "-v")) {
-      parsed.version = true;
-      continue;
-    }
-    if (!arg.startsWith("-") || arg === "-" || arg === "--") {
-      const extra = arg === "--" ? argv[i + 1] : arg;
-      if (extra !== undefined) fail(`unexpected argument '${extra}' (see ${options.command} --help)`);
-      if (arg === "--") break;
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const typed = eq === -1 ? arg : arg.slice(0, eq);
-    const inline = eq === -1 ? undefined : arg.slice(eq + 1);
-    const long = typed.startsWith("--") ? typed.slice(2) : null;
-    const flag = long === null ? undefined : byName.get(long);
-    const negated = long?.startsWith("no-") ? byName.get(long.slice(3)) : undefined;
-    if (flag?.value) {
-      if (inline !== undefined) parsed.values[flag.name] = inline;
-      else if (i + 1 < argv.length) parsed.values[flag.name] = argv[++i];
-      else fail(`${typed}: needs a value (see ${options.command} --help)`);
-    } else if (flag) {
-      parsed.values[flag.name] = inline ?? true;
-    } else if (negated && !negated.value && inline === undefined) {
-      parsed.values[negated.name] = false;
-    } else {
-      const name = typed.replace(/^--?/, "");
-      // "--no-port": the flag exists but is not a switch; point at it rather than at a spelling.
-      const near = nearest(name.startsWith("no-") && byName.has(name.slice(3)) ? name.slice(3) : name, valid);
-      fail(`${typed}: unknown flag (${near ? `did you mean --${near}?` : `see ${options.command} --help`})`);
-    }
-  }
-  return parsed;
 }
 
 /** Optimal string alignment distance: Levenshtein plus one-step transpositions ("prot" -> "port" is 1). */
@@ -83,7 +82,7 @@ function distance(a: string, b: string): number {
 }
 
 /** The valid name a typo most likely meant: a close spelling, else the one name it begins, extends or is part of. */
-export function nearest(typed: string, names: string[]): string | null {
+function nearest(typed: string, names: string[]): string | null {
   const name = typed.toLowerCase();
   if (name === "") return null;
   // A third of the length: "data-dri" may be 2 edits off, "x" none (it would match any short name).
@@ -104,16 +103,23 @@ export function nearest(typed: string, names: string[]): string | null {
   return name.length >= 4 ? only(names.filter((n) => n.includes(name))) : null;
 }
 
-export interface HelpRow {
-  /** e.g. "--port N" */
-  flag: string;
-  text: string;
-}
+/** How a flag is typed: `--name`, then each alias (`-h`). */
+const spellings = (name: string, def: ArgDef) => [`--${name}`, ...["alias" in def ? (def.alias ?? []) : []].flat().map((a) => `-${a}`)];
 
-/** The help layout both commands share: title, usage, then one aligned row per flag, then notes. */
-export function helpText(parts: { title: string; usage: string[]; heading: string; rows: HelpRow[]; notes: string[] }): string {
-  const width = Math.max(...parts.rows.map((r) => r.flag.length)) + 2;
-  const usage = parts.usage.map((line, i) => `${i === 0 ? "Usage: " : "       "}${line}`);
-  const rows = parts.rows.map((r) => `  ${r.flag.padEnd(width)}${r.text}`);
-  return [parts.title, "", ...usage, "", `${parts.heading}:`, ...rows, ...(parts.notes.length ? ["", ...parts.notes] : [])].join("\n") + "\n";
+/** Help in ezra's layout, plain text: title, usage, one aligned row per flag of `args` (citty's definitions), then notes. */
+export function helpText(title: string, usage: string[], args: ArgsDef, notes: string[]): string {
+  const rows = Object.entries(args).map(([name, def]) => {
+    const flag = spellings(name, def).join(", ");
+    return [def.valueHint ? `${flag} ${def.valueHint}` : flag, def.description ?? ""];
+  });
+  const width = Math.max(...rows.map(([flag]) => flag.length)) + 2;
+  return [
+    title,
+    "",
+    ...usage.map((line, i) => `${i === 0 ? "Usage: " : "       "}${line}`),
+    "",
+    "Options (a flag wins over its environment variable [EZRA_*], which wins over the default):",
+    ...rows.map(([flag, text]) => `  ${flag.padEnd(width)}${text}`),
+    ...(notes.length ? ["", ...notes] : []),
+  ].join("\n") + "\n";
 }

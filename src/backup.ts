@@ -2,7 +2,8 @@
 // server runs (no ezra.lock needed). Written beside FILE, checked, synced, then linked into place.
 import { closeSync, existsSync, fsyncSync, linkSync, openSync, rmSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { helpText, parseArgv } from "./argv.ts";
+import { type ArgsDef, defineCommand } from "citty";
+import { CliError, helpText, strict } from "./argv.ts";
 import { ConfigError, defaultDataDir } from "./config.ts";
 import { snapshot } from "./store/snapshot.ts";
 
@@ -72,56 +73,39 @@ export function backup(
   }
 }
 
-function backupHelp(): string {
-  let dataDirDefault: string;
-  try {
-    dataDirDefault = defaultDataDir(process.env);
-  } catch {
-    dataDirDefault = "none: give one";
-  }
-  return helpText({
-    title: "ezra backup: write a consistent copy of DIR/ezra.db to FILE, while the server runs.",
-    usage: ["ezra backup [--data-dir DIR] --out FILE"],
-    heading: "Options (a flag wins over its environment variable [EZRA_*], which wins over the default)",
-    rows: [
-      { flag: "--data-dir DIR", text: `The server's data directory. Default ${dataDirDefault}. [EZRA_DATA_DIR]` },
-      { flag: "--out FILE", text: "File to write; must not exist yet. Required." },
-      { flag: "--help, -h", text: "Show this help." },
-    ],
-    notes: ["Restore: put FILE as ezra.db in an empty data dir, then start ezra on that dir."],
-  });
+let dataDirDefault: string;
+try {
+  dataDirDefault = defaultDataDir(process.env);
+} catch {
+  dataDirDefault = "none: give one";
 }
+const argsDef: ArgsDef = {
+  "data-dir": { type: "string", valueHint: "DIR", description: `The server's data directory. Default ${dataDirDefault}. [EZRA_DATA_DIR]` },
+  out: { type: "string", valueHint: "FILE", description: "File to write; must not exist yet. Required." },
+  help: { type: "boolean", alias: "h", description: "Show this help." },
+};
+const meta = { name: "backup", description: "write a consistent copy of DIR/ezra.db to FILE, while the server runs." };
 
 /** `ezra backup ...`: exit 0 with the copy written, 2 for a usage error, 1 if the copy failed. */
-export function runBackup(argv: string[]): void {
-  const fail = (message: string, code: 1 | 2): never => {
-    process.stderr.write(`ezra backup: ${message}\n`);
-    process.exit(code);
-  };
-  const specs = [{ name: "data-dir", value: true }, { name: "out", value: true }];
-  const parsed = parseArgv(argv, specs, { version: false, command: "ezra backup" });
-  if (parsed.help) {
-    process.stdout.write(backupHelp());
-    process.exit(0);
-  }
-  if (parsed.error) fail(parsed.error, 2);
-  // The same data dir the server would use: flag, else EZRA_DATA_DIR, else the default.
-  const flag = parsed.values["data-dir"] as string | undefined;
-  const env = process.env.EZRA_DATA_DIR;
-  let dataDir = flag ?? env;
-  const name = flag !== undefined ? "--data-dir" : env !== undefined ? "EZRA_DATA_DIR" : "--data-dir (the default)";
-  if (dataDir === undefined) {
-    try {
-      dataDir = defaultDataDir(process.env);
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      fail(err.message, 2);
+export const backupCommand = defineCommand({
+  meta,
+  args: argsDef,
+  plugins: [strict("ezra backup")],
+  run({ args }) {
+    if (args.help) {
+      const notes = ["Restore: put FILE as ezra.db in an empty data dir, then start ezra on that dir."];
+      process.stdout.write(helpText(`ezra backup: ${meta.description}`, ["ezra backup [--data-dir DIR] --out FILE"], argsDef, notes));
+      return;
     }
-  }
-  try {
-    backup(dataDir, parsed.values.out as string | undefined, (line) => process.stdout.write(`ezra backup: ${line}\n`), name);
-  } catch (err) {
-    if (!(err instanceof BackupError)) throw err;
-    fail(err.message, err.exitCode);
-  }
-}
+    // The same data dir the server would use: flag, else EZRA_DATA_DIR, else the default.
+    const flag = args["data-dir"] as string | undefined;
+    const env = process.env.EZRA_DATA_DIR;
+    const name = flag !== undefined ? "--data-dir" : env !== undefined ? "EZRA_DATA_DIR" : "--data-dir (the default)";
+    try {
+      backup(flag ?? env ?? defaultDataDir(process.env), args.out as string | undefined, (line) => process.stdout.write(`ezra backup: ${line}\n`), name);
+    } catch (err) {
+      if (err instanceof BackupError) throw new CliError("ezra backup", err.message, err.exitCode);
+      throw err instanceof ConfigError ? new CliError("ezra backup", err.message) : err;
+    }
+  },
+});

@@ -1,61 +1,69 @@
 #!/usr/bin/env bun
-// The `ezra` command line: runs the server, or `ezra backup`. Settings come from flags > EZRA_*
-// env > defaults; a bad one prints one line naming the flag or env var and exits with code 2.
-// Help and errors are written here by hand, plain text, never coloured.
-import { type FlagSpec, helpText, parseArgv } from "./argv.ts";
-import { runBackup } from "./backup.ts";
+// The `ezra` command line, on citty: `ezra` runs the server, `ezra backup` copies its database.
+// citty reads the flags (defined from OPTIONS) and dispatches the subcommand; argv.ts adds what
+// citty lacks: unknown flags and stray words are errors, help is plain text, never coloured.
+// Settings come from flags > EZRA_* env > defaults; a bad one prints one line naming the flag or
+// env var and exits 2. runCommand, not runMain: runMain prints coloured usage and exits 1 itself.
+import { type ArgsDef, defineCommand, runCommand } from "citty";
+import { CliError, helpText, strict } from "./argv.ts";
+import { backupCommand } from "./backup.ts";
 import { ConfigError, DURATION_SYNTAX, OPTIONS, optionRows, resolveConfig } from "./config.ts";
 import { startServer } from "./start.ts";
 import { VERSION, versionLine } from "./version.ts";
 
-export function exitWithUsageError(message: string): never {
-  process.stderr.write(`ezra: ${message}\n`);
-  process.exit(2);
+const rows = optionRows(process.env);
+const argsDef: ArgsDef = {
+  ...Object.fromEntries(
+    OPTIONS.map((o, i) => [
+      o.flag,
+      o.boolean
+        ? { type: "boolean", description: rows[i].text, negativeDescription: `Turn --${o.flag} off.` }
+        : { type: "string", description: rows[i].text, valueHint: o.hint },
+    ]),
+  ),
+  help: { type: "boolean", alias: "h", description: "Show this help." },
+  version: { type: "boolean", alias: "v", description: "Print the version, git commit and target." },
+};
+
+const meta = { name: "ezra", version: VERSION, description: "a persistent task queue speaking the Redis Streams protocol." };
+
+function help(): string {
+  const usage = [
+    "ezra [options]                              run the server",
+    "ezra backup [--data-dir DIR] --out FILE     write a consistent copy of ezra.db, while the server runs",
+  ];
+  const notes = [
+    `DURATION: ${DURATION_SYNTAX}.`,
+    "Without --data-dir or EZRA_DATA_DIR, ezra uses the default data dir above and creates it if missing;",
+    "a data dir you name must exist, unless --create-data-dir is given.",
+    "Run `ezra backup --help` for the backup command.",
+  ];
+  return helpText(`ezra ${VERSION}: ${meta.description}`, usage, argsDef, notes);
 }
 
-function mainHelp(): string {
-  return helpText({
-    title: `ezra ${VERSION}: a persistent task queue speaking the Redis Streams protocol.`,
-    usage: [
-      "ezra [options]                              run the server",
-      "ezra backup [--data-dir DIR] --out FILE     write a consistent copy of ezra.db, while the server runs",
-    ],
-    heading: "Options (a flag wins over its environment variable [EZRA_*], which wins over the default)",
-    rows: [
-      ...optionRows(process.env),
-      { flag: "--help, -h", text: "Show this help." },
-      { flag: "--version, -v", text: "Print the version, git commit and target." },
-    ],
-    notes: [
-      `DURATION: ${DURATION_SYNTAX}.`,
-      "Without --data-dir or EZRA_DATA_DIR, ezra uses the default data dir above and creates it if missing;",
-      "a data dir you name must exist, unless --create-data-dir is given.",
-      "Run `ezra backup --help` for the backup command.",
-    ],
-  });
-}
-
-async function main(argv: string[]): Promise<void> {
-  if (argv[0] === "backup") return runBackup(argv.slice(1));
-  const specs: FlagSpec[] = OPTIONS.map((o) => ({ name: o.flag, value: !o.boolean }));
-  const parsed = parseArgv(argv, specs, { version: true, command: "ezra" });
-  if (parsed.help) {
-    process.stdout.write(mainHelp());
+const ezra = defineCommand({
+  meta,
+  args: argsDef,
+  subCommands: { backup: backupCommand },
+  plugins: [strict("ezra")],
+  setup({ args, rawArgs }) {
+    // Before citty looks for a subcommand: `ezra stray --help` is help, as `ezra --bogus --help` is.
+    if (rawArgs[0] === "backup" || !(args.help || args.version)) return;
+    process.stdout.write(args.help ? help() : `${versionLine()}\n`);
     process.exit(0);
-  }
-  if (parsed.version) {
-    process.stdout.write(`${versionLine()}\n`);
-    process.exit(0);
-  }
-  if (parsed.error) exitWithUsageError(parsed.error);
-  let config;
-  try {
-    config = resolveConfig(parsed.values, process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) exitWithUsageError(err.message);
-    throw err;
-  }
-  await startServer(config, VERSION);
-}
+  },
+  async run({ args, rawArgs }) {
+    if (rawArgs[0] === "backup") return; // citty runs the parent's run after the subcommand's
+    await startServer(resolveConfig(args as Record<string, string | boolean | undefined>, process.env), VERSION);
+  },
+});
 
-await main(process.argv.slice(2));
+try {
+  await runCommand(ezra, { rawArgs: process.argv.slice(2) });
+} catch (err) {
+  // One plain line and exit 2 (or 1). A ConfigError here is from the server's settings: backup words its own.
+  const cli = err instanceof ConfigError ? new CliError("ezra", err.message) : err;
+  if (!(cli instanceof CliError)) throw err;
+  process.stderr.write(`${cli.command}: ${cli.message}\n`);
+  process.exit(cli.exitCode);
+}

@@ -290,6 +290,30 @@ test("unknown flags are named as typed, with the nearest valid flag", async () =
   }
 }, TEST_MS);
 
+test("a switch is on as --X or --X=VALUE (read as its env var), off as --no-X or --X=0|false|no|off; the last one wins", async () => {
+  const missing = join(newDir(), "not-there");
+  const cases: [string[], boolean][] = [
+    [["--allow-public"], true], [["--allow-public=yes"], true], [["--allow-public=0"], false], [["--allow-public=false"], false],
+    [["--allow-public=off"], false], [["--no-allow-public"], false], [["--allow-public", "--no-allow-public"], false],
+    [["--no-allow-public", "--allow-public"], true], [["--allow-public=0", "--allow-public"], true],
+  ];
+  for (const [args, on] of cases) {
+    // A public host is refused unless --allow-public is on; past that, the missing data dir stops it.
+    const result = await run(["--data-dir", missing, "--port", "0", "--host", "0.0.0.0", ...args]);
+    expect([result.code, result.stderr.split(":")[1]]).toEqual([2, on ? " --data-dir" : " --host"]);
+  }
+}, TEST_MS);
+
+test("--help and --version win over a bad command line; a value flag takes them as its value", async () => {
+  const help = (await run(["--help"])).stdout;
+  for (const args of [["--bogus", "--help"], ["stray", "-h"], ["--port", "0", "backup", "--help"]]) {
+    expect(await run(args)).toEqual({ stdout: help, stderr: "", code: 0 });
+  }
+  expect(await run(["stray", "--version"])).toEqual({ stdout: `${versionLine()}\n`, stderr: "", code: 0 });
+  expect((await run(["--port", "--help"])).stderr).toBe("ezra: --port: invalid value '--help', expected a whole number from 0 to 65535\n");
+  expect((await run(["--h"])).stderr).toBe("ezra: --h: unknown flag (see ezra --help)\n");
+}, TEST_MS);
+
 test("durations take ms, s, m, h, d suffixes from flags and env; a bare number is seconds", async () => {
   expect([parseDuration("30"), parseDuration("1.5"), parseDuration("500ms"), parseDuration("30s")]).toEqual([30_000, 1500, 500, 30_000]);
   expect([parseDuration("5m"), parseDuration("2h"), parseDuration("7d")]).toEqual([300_000, 7_200_000, 604_800_000]);
