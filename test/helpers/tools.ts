@@ -56,6 +56,23 @@ function canMountTmpfs(): boolean {
   }
 }
 
+/** The power-loss test's FUSE filesystem; `lossyfs.py probe DIR` is the mount-permission check below. */
+export const LOSSYFS = join(import.meta.dir, "..", "power-loss", "lossyfs.py");
+
+/**
+ * Permission to mount FUSE here (root, or CAP_SYS_ADMIN in a container, and /dev/fuse): mounts
+ * an empty FUSE filesystem through libfuse and unmounts it. It runs lossyfs.py under Debian's
+ * python, so ask for TOOLS.fusepy and TOOLS.fusermount3 first: without them it says false too.
+ */
+function canMountFuse(): boolean {
+  const dir = mkdtempSync(join(tmpdir(), "ezra-fuse-probe-"));
+  try {
+    return runs([SYSTEM_PYTHON, LOSSYFS, "probe", dir])();
+  } finally {
+    rmdirSync(dir);
+  }
+}
+
 export const TOOLS = {
   redisServer: { name: "redis-server", apt: "redis-server", probe: onPath("redis-server") },
   redisCli: { name: "redis-cli", apt: "redis-tools", probe: onPath("redis-cli") },
@@ -69,6 +86,16 @@ export const TOOLS = {
     apt: "mount",
     probe: canMountTmpfs,
     otherwise: "cannot be made here (it needs root, or CAP_SYS_ADMIN in a container, and `mount`); run the tests as root, as .ci/run does",
+  },
+  // The power-loss test (test/power-loss.test.ts): a FUSE filesystem in Python that forgets
+  // unsynced writes. Debian's python3-fusepy names its module `fusepy` (python3-fuse has `fuse`).
+  fusermount3: { name: "fusermount3", apt: "fuse3", probe: onPath("fusermount3") },
+  fusepy: { name: "fusepy (Debian's python3-fusepy)", apt: "python3-fusepy", probe: runs([SYSTEM_PYTHON, "-c", "import fusepy"]) },
+  fuseMount: {
+    name: "a FUSE mount",
+    apt: "fuse3",
+    probe: canMountFuse,
+    otherwise: "cannot be made here: this process lacks permission to mount FUSE (it needs /dev/fuse and root, or CAP_SYS_ADMIN in a container); run the tests as root, as .ci/run does",
   },
   // The systemd unit's checks (test/packaging.test.ts): `systemd-analyze verify` and `security`.
   systemdAnalyze: { name: "systemd-analyze", apt: "systemd", probe: onPath("systemd-analyze") },
