@@ -202,8 +202,7 @@ class Ledger {
           this.lost.add(u);
           this.lostMaxAgeMs = Math.max(this.lostMaxAgeMs, this.ageAtKill(this.pushedAt, u));
         }
-      }
-      else if (now !== id) this.idChanged.add(u);
+      } else if (now !== id) this.idChanged.add(u);
     }
   }
 }
@@ -279,8 +278,7 @@ async function consume(client: RedisClient, ledger: Ledger, name: string, stoppe
         ledger.acked.add(fields[1]);
         ledger.ackedAt.set(fields[1], [ledger.round, Date.now()]);
       }
-    }
-    else ledger.acksRefused += entries.length - count;
+    } else ledger.acksRefused += entries.length - count;
   }
 }
 
@@ -307,7 +305,7 @@ interface Summary {
   elapsedMs: number;
 }
 
-/** Starts ezra on the cut disk, or cuts the power during its start-up (before it listens). */
+/** Starts ezra and cuts the power during its start-up, often mid-recovery, before it listens. */
 async function cutDuringStartup(disk: LossyDisk, durability: string, random: () => number): Promise<void> {
   const proc = Bun.spawn([BUN, join(ROOT, "src", "main.ts"), "--data-dir", disk.at("data"), "--port", "0", "--durability", durability, ...SERVER_ARGS], {
     cwd: ROOT,
