@@ -5,7 +5,7 @@ import { dirname, resolve } from "node:path";
 import { type ArgsDef, defineCommand } from "citty";
 import { CliError, helpText, strict } from "./argv.ts";
 import { ConfigError, defaultDataDir } from "./config.ts";
-import { snapshot } from "./store/snapshot.ts";
+import { snapshot } from "./store/sqlite/snapshot.ts";
 
 export class BackupError extends Error {
   constructor(

@@ -4,7 +4,7 @@
 import { homedir } from "node:os";
 import { join, win32 } from "node:path";
 import { DEFAULT_LIMITS, type Limits } from "./server/limits.ts";
-import type { Durability } from "./store/store.ts";
+import type { Durability } from "./store/driver.ts";
 
 export class ConfigError extends Error {}
 

@@ -1,14 +1,14 @@
 // Wires a resolved config into a running server: checks the data dir, opens the engine
 // (restart recovery happens here, before listening), listens, says where everything is, and
 // shuts down on signals. Every failure the user can cause or fix is one line, never a stack.
-import { SQLiteError } from "bun:sqlite";
 import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ConfigError, isLoopback, nameOf, type ServerConfig } from "./config.ts";
 import { Engine } from "./queue/engine.ts";
 import { Server } from "./server/server.ts";
-import { StoreError } from "./store/store.ts";
+import { StorageError } from "./store/driver.ts";
+import { openStorage } from "./store/open.ts";
 
 export interface Running {
   engine: Engine;
@@ -111,8 +111,7 @@ export function openServer(config: ServerConfig, version: string, log = (m: stri
     : undefined;
   if (tls) checkTlsFiles(tls, config);
   const engine = new Engine({
-    dataDir,
-    durability: config.durability,
+    driver: openStorage({ dataDir, durability: config.durability }),
     visibilityTimeoutMs: config.visibilityTimeoutMs,
     maxAttempts: config.maxAttempts,
     retentionMs: config.retentionMs,
@@ -192,14 +191,10 @@ export async function startServer(config: ServerConfig, version: string): Promis
       process.stderr.write(`ezra: ${err.message}\n`);
       process.exit(2);
     }
-    if (err instanceof StoreError || err instanceof StartError) {
-      process.stderr.write(`ezra: ${err.message}\n`);
-      process.exit(1);
-    }
-    if (err instanceof SQLiteError) {
-      // Start-up recovery hit the file itself (damaged pages, disk full, I/O error): one line, no stack.
-      const hint = err.code === "SQLITE_CORRUPT" ? "; restore it from a backup (ezra backup)" : "";
-      process.stderr.write(`ezra: cannot open ${resolve(config.dataDir, "ezra.db")}: ${err.message} (${err.code})${hint}\n`);
+    if (err instanceof StorageError || err instanceof StartError) {
+      // Also start-up recovery hitting the file itself (damaged pages, disk full, I/O error): one line, no stack.
+      const hint = err instanceof StorageError && err.code === "CORRUPT" ? "; restore it from a backup (ezra backup)" : "";
+      process.stderr.write(`ezra: ${err.message}${hint}\n`);
       process.exit(1);
     }
     throw err;
@@ -212,5 +207,5 @@ export async function startServer(config: ServerConfig, version: string): Promis
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
   // Only now: whoever reads the report (a supervisor, a test) may signal at once and must get a clean stop.
-  process.stdout.write(`${startupLines(config, version, running.port, running.engine.store.path).join("\n")}\n`);
+  process.stdout.write(`${startupLines(config, version, running.port, running.engine.driver.location).join("\n")}\n`);
 }

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { consumerInfos } from "../src/queue/consumers.ts";
 import { Engine } from "../src/queue/engine.ts";
+import { openStorage } from "../src/store/open.ts";
 import { parseAddId } from "../src/queue/ids.ts";
 import { connectPlain, type Plain, type PlainClient } from "./helpers/plain-client.ts";
 import { type EzraProcess, removeDir, startEzra, tempDir } from "./helpers/servers.ts";
@@ -177,15 +178,13 @@ test("a rolled-back turn keeps polls' seen-times and forgets consumers it create
   dirs.push(dataDir);
   let clock = 1_000_000;
   const options = {
-    dataDir,
-    durability: "normal" as const,
     visibilityTimeoutMs: 30_000,
     maxAttempts: 3,
     retentionMs: 3_600_000,
     blockedClientsMax: 10,
     now: () => clock,
   };
-  let engine = new Engine(options);
+  let engine = new Engine({ ...options, driver: openStorage({ dataDir, durability: "normal" }) });
   let failNext = false;
   // Registered after the engine's own hook: the seen-times are saved, then the COMMIT "fails".
   engine.turn.beforeCommit(() => {
@@ -202,7 +201,7 @@ test("a rolled-back turn keeps polls' seen-times and forgets consumers it create
   const read = (consumer: string) => engine.read({ keys: ["q"], group: "g", consumer, count: 1, noack: false });
   const seen = () => Object.fromEntries(consumerInfos(engine, "q", "g").map((c) => [c.name, c.seenAt]));
   const push = () => engine.push("q", parseAddId("*")!, [new TextEncoder().encode("n")]);
-  const stored = () => Object.fromEntries(engine.store.claims.consumersOf.all("q", "g").map((c) => [c.name, c.seen_at]));
+  const stored = () => Object.fromEntries(engine.driver.consumers("q", "g").map((c) => [c.name, c.seenAt]));
   try {
     turn(() => read("a"));
     expect(seen()).toEqual({ a: 1_000_000 });
@@ -223,7 +222,7 @@ test("a rolled-back turn keeps polls' seen-times and forgets consumers it create
     expect(seen()).toEqual({ a: 1_000_010, b: 1_000_010 });
     expect(stored()).toEqual({ a: 1_000_010, b: 1_000_010 });
     engine.close();
-    engine = new Engine(options);
+    engine = new Engine({ ...options, driver: openStorage({ dataDir, durability: "normal" }) });
     expect(seen()).toEqual({ a: 1_000_010, b: 1_000_010 });
   } finally {
     engine.close();

@@ -4,6 +4,7 @@ import { afterEach, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { Engine, type EngineOptions } from "../src/queue/engine.ts";
+import { openStorage } from "../src/store/open.ts";
 import { parseAddId } from "../src/queue/ids.ts";
 import { removeDir, tempDir } from "./helpers/servers.ts";
 
@@ -19,12 +20,11 @@ afterEach(() => {
   for (const d of dirs.splice(0)) removeDir(d);
 });
 
-function setup(options: Partial<EngineOptions> = {}) {
+function setup(options: Partial<Omit<EngineOptions, "driver">> & { dataDir?: string } = {}) {
   const dataDir = options.dataDir ?? tempDir();
   if (!options.dataDir) dirs.push(dataDir);
   const engine = new Engine({
-    dataDir,
-    durability: "normal",
+    driver: openStorage({ dataDir, durability: "normal" }),
     visibilityTimeoutMs: 30_000,
     maxAttempts: 3,
     retentionMs: 3_600_000,

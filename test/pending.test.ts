@@ -3,8 +3,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { CLAIM_SQL } from "../src/store/claims-sql.ts";
-import schema from "../src/store/schema.sql" with { type: "text" };
+import { CLAIM_SQL } from "../src/store/sqlite/claims-sql.ts";
+import schema from "../src/store/sqlite/schema.sql" with { type: "text" };
 import { connectPlain, type PlainClient } from "./helpers/plain-client.ts";
 import { type EzraProcess, removeDir, startEzra } from "./helpers/servers.ts";
 

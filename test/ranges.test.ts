@@ -2,8 +2,8 @@
 // plus the index check: every statement of store/reads-sql.ts is served by an index.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { READ_SQL } from "../src/store/reads-sql.ts";
-import schema from "../src/store/schema.sql" with { type: "text" };
+import { READ_SQL } from "../src/store/sqlite/reads-sql.ts";
+import schema from "../src/store/sqlite/schema.sql" with { type: "text" };
 import { connectPlain, type PlainClient, waitBlocked } from "./helpers/plain-client.ts";
 import { type EzraProcess, removeDir, startEzra } from "./helpers/servers.ts";
 

@@ -3,6 +3,7 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { Engine } from "../../src/queue/engine.ts";
+import { openStorage } from "../../src/store/open.ts";
 import { RespClient } from "./client.ts";
 import { cpuSeconds, type RunningServer, removeDir, rssBytes, startServer, type TargetSpec, tempDir } from "./servers.ts";
 
@@ -77,8 +78,7 @@ export function buildDatabase(tasks: number, inFlight: number, payloadBytes: num
   const dataDir = tempDir("ezra-bench-startup-");
   const began = performance.now();
   const engine = new Engine({
-    dataDir,
-    durability: "normal",
+    driver: openStorage({ dataDir, durability: "normal" }),
     visibilityTimeoutMs: 3_600_000,
     maxAttempts: 3,
     retentionMs: 3_600_000,

@@ -2,7 +2,7 @@
 // three styles: one statement per task ("row"), 16 keys per statement as a VALUES list
 // ("values"), or 16 keys per statement as a JSON array read by json_each ("json"); "mixed" is
 // multi-row INSERTs (as values) with one claim or ack statement per task (as row).
-// Layout a is today's schema (read from src/store/schema.sql) driven the way src/store drives it.
+// Layout a is today's schema (read from src/store/sqlite/schema.sql) driven the way src/store drives it.
 import { Database } from "bun:sqlite";
 import { readFileSync } from "node:fs";
 
@@ -24,7 +24,7 @@ export const KEYS_PER_STATEMENT = 16;
 /** Rows per multi-row INSERT in the set styles. */
 export const ROWS_PER_INSERT = 64;
 
-const SCHEMA_A = readFileSync(new URL("../../src/store/schema.sql", import.meta.url), "utf8");
+const SCHEMA_A = readFileSync(new URL("../../src/store/sqlite/schema.sql", import.meta.url), "utf8");
 
 // Mutable small columns first, the payload last: SQLite reads a row's columns in order.
 export const DDL: Record<Exclude<Layout, "a">, string> = {
@@ -125,7 +125,7 @@ function opsA(db: Database, style: Style, payload: Uint8Array): Ops {
   const insertOne = db.query(`INSERT INTO tasks ${insertCols} VALUES ${tuple}`);
   const insertMany = db.query(`INSERT INTO tasks ${insertCols} VALUES ${Array(ROWS_PER_INSERT).fill(tuple).join(", ")}`);
   // Today's claim: the oldest available rows through tasks_by_status, LIMIT written in, then
-  // an UPDATE by rowid (src/store/store.ts claimableAny / claimRow).
+  // an UPDATE by rowid (src/store/sqlite/statements.ts claimableAny / claimRow).
   const claimable = db.query<{ rowid: number; fields: string }, [string, string]>(
     `SELECT rowid, ms, seq, fields, attempts, max_attempts FROM tasks
      WHERE queue = CAST(?1 AS TEXT) AND status = CAST(?2 AS TEXT) ORDER BY ms, seq LIMIT ${KEYS_PER_STATEMENT}`,

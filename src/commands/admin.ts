@@ -1,7 +1,7 @@
 // Server-level commands: INFO (Redis-shaped sections plus ezra's), COMMAND introspection for
 // clients that ask, and EZRA CONFIG for per-queue settings at run time.
 import type { QueueSettings } from "../queue/engine.ts";
-import { UserError } from "../queue/errors.ts";
+import { UserError } from "./errors.ts";
 import { lower, seconds, text } from "./args.ts";
 import { REDIS_COMPAT_VERSION } from "./connection.ts";
 import type { CommandSpec, Context } from "./types.ts";

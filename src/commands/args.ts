@@ -1,6 +1,6 @@
 // Argument parsing shared by handlers: bytes to text, Redis-style integer and id parsing,
 // each failing with the error text Redis uses for the same mistake.
-import { UserError } from "../queue/errors.ts";
+import { UserError } from "./errors.ts";
 import { parseId, type StreamId } from "../queue/ids.ts";
 
 const utf8 = new TextDecoder();

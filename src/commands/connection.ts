@@ -1,7 +1,7 @@
 // Connection commands answered the way Redis 7 answers them, so client handshakes succeed:
 // HELLO, AUTH, PING, ECHO, QUIT, RESET, SELECT, CLIENT ...
 import { createHash, timingSafeEqual } from "node:crypto";
-import { UserError } from "../queue/errors.ts";
+import { UserError } from "./errors.ts";
 import { integer, lower, text } from "./args.ts";
 import type { Context, Session } from "./types.ts";
 

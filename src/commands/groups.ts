@@ -1,7 +1,7 @@
 // XGROUP and XINFO: consumer groups (recorded, sharing one queue's tasks) and Redis-shaped
 // stream info with ezra's per-state counts added.
 import type { Engine } from "../queue/engine.ts";
-import { UserError } from "../queue/errors.ts";
+import { UserError } from "./errors.ts";
 import { formatId } from "../queue/ids.ts";
 import { integer, invalidId, lower, text } from "./args.ts";
 import type { ReplyWriter } from "../resp/encoder.ts";

@@ -2,7 +2,7 @@
 // SETID: groups and consumers as Redis 7.2 shows them, over tasks that groups share.
 import { pendingOf } from "../queue/claims.ts";
 import { consumerInfos, createConsumer, deleteConsumer, destroyGroup, type GroupInfo, groupInfos } from "../queue/consumers.ts";
-import { UserError } from "../queue/errors.ts";
+import { UserError } from "./errors.ts";
 import { formatId, MAX_ID, MIN_ID, parseId } from "../queue/ids.ts";
 import { range } from "../queue/reads.ts";
 import type { ReplyWriter } from "../resp/encoder.ts";

@@ -1,6 +1,6 @@
 // Keyspace commands that tools use to discover queues: DEL/UNLINK, EXISTS, TYPE, SCAN, KEYS,
 // DBSIZE. Every key is a queue (type `stream`), or a `<queue>::dead` view that holds tasks.
-import { syntaxError, UserError } from "../queue/errors.ts";
+import { syntaxError, UserError } from "./errors.ts";
 import { deleteKey, keyExists, keyNames, type KeySlot, keySlots, slotIsKey } from "../queue/reads.ts";
 import { integer, lower, text } from "./args.ts";
 import { globMatch } from "./glob.ts";

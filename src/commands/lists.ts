@@ -2,7 +2,7 @@
 // `value`; a pop claims and acknowledges the oldest task in one step (at-most-once, no retry).
 // A popped task never loses a field: one that is not a lone `value` comes back whole (writeElement).
 import type { Entry, ReadRequest } from "../queue/engine.ts";
-import { UserError } from "../queue/errors.ts";
+import { UserError } from "./errors.ts";
 import { waitingUpTo } from "../queue/reads.ts";
 import type { ReplyWriter } from "../resp/encoder.ts";
 import { text } from "./args.ts";

@@ -1,7 +1,7 @@
 // XPENDING, XCLAIM and XAUTOCLAIM: a group's in-flight tasks, and taking them over (or keeping
 // a lease alive). Parsing, argument order and error texts follow Redis 7.
 import { autoclaim, type ClaimOptions, claim, pendingEntries, pendingSummary } from "../queue/claims.ts";
-import { syntaxError, UserError } from "../queue/errors.ts";
+import { syntaxError, UserError } from "./errors.ts";
 import { formatId, parseId, parseRangeBound, type StreamId } from "../queue/ids.ts";
 import { integer, invalidId, lower, text } from "./args.ts";
 import { writeEntry } from "./replies.ts";

@@ -1,7 +1,7 @@
 // Reading entries without claiming them (XRANGE, XREVRANGE, XREAD) and trimming (XTRIM).
 // Entries are shown in every state the key holds; parsing and errors follow Redis 7.
 import type { ReadResult, TrimRule } from "../queue/engine.ts";
-import { syntaxError, UserError } from "../queue/errors.ts";
+import { syntaxError, UserError } from "./errors.ts";
 import { compareIds, parseId, parseRangeBound, type StreamId } from "../queue/ids.ts";
 import { lastEntryId, range, readAfter, watch } from "../queue/reads.ts";
 import { integer, invalidId, lower, text } from "./args.ts";

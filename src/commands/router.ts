@@ -1,7 +1,7 @@
 // Routes one decoded request: finds the command (and subcommand), checks arity and auth once,
 // runs the handler inside the current group-commit turn, and turns failures into error replies.
-import { SQLiteError } from "bun:sqlite";
-import { UserError } from "../queue/errors.ts";
+import { QueueError } from "../queue/errors.ts";
+import { fromQueueError, UserError } from "./errors.ts";
 import { lower, text } from "./args.ts";
 import { TABLE } from "./table.ts";
 import type { CommandSpec, Context } from "./types.ts";
@@ -21,8 +21,8 @@ function arityOk(spec: CommandSpec, argc: number): boolean {
   return spec.arity >= 0 ? argc === spec.arity : argc >= -spec.arity;
 }
 
-/** Finds the spec for a request, descending into subcommands; throws Redis's errors. */
-export function resolve(args: Uint8Array[]): CommandSpec {
+/** Finds the spec for a request and its path (`xgroup|create`), descending into subcommands; throws Redis's errors. */
+export function resolve(args: Uint8Array[]): { spec: CommandSpec; path: string } {
   let spec = TABLE.get(lower(args[0]));
   if (!spec) throw unknownCommand(args);
   let path = spec.name;
@@ -36,15 +36,18 @@ export function resolve(args: Uint8Array[]): CommandSpec {
     path = `${path}|${sub.name}`;
   }
   if (!arityOk(spec, args.length)) throw new UserError("ERR", `wrong number of arguments for '${path}' command`);
-  return spec;
+  return { spec, path };
 }
 
 export function dispatch(ctx: Context, args: Uint8Array[]): void {
   const reply = ctx.session.reply;
   const turn = ctx.engine.turn;
   const mark = reply.mark();
+  let path = "";
   try {
-    const spec = resolve(args);
+    const resolved = resolve(args);
+    const spec = resolved.spec;
+    path = resolved.path;
     if (!ctx.session.authenticated && !spec.flags.includes("noauth")) {
       throw new UserError("NOAUTH", "Authentication required.");
     }
@@ -54,11 +57,11 @@ export function dispatch(ctx: Context, args: Uint8Array[]): void {
   } catch (err) {
     reply.truncate(mark);
     if (err instanceof UserError) return reply.error(err.reply);
-    if (err instanceof SQLiteError) {
-      turn.checkAfterError(err);
-      return reply.error(storageError(err).reply);
-    }
-    throw err;
+    if (err instanceof QueueError) return reply.error(fromQueueError(err, path).reply);
+    const failure = ctx.engine.driver.failureOf(err);
+    if (!failure) throw err;
+    turn.checkAfterError(failure);
+    return reply.error(storageError(failure).reply);
   }
 }
 

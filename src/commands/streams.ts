@@ -2,7 +2,7 @@
 // XNACK, XDEL, XLEN. Parsing follows Redis's argument rules and error texts. Only XREADGROUP
 // creates a group; the others answer a group that does not exist as Redis does.
 import type { PushOptions, ReadRequest, ReadResult, TrimRule } from "../queue/engine.ts";
-import { syntaxError, UserError } from "../queue/errors.ts";
+import { syntaxError, UserError } from "./errors.ts";
 import { formatId, parseAddId, parseId, type StreamId } from "../queue/ids.ts";
 import { integer, invalidId, lower, streamId, text } from "./args.ts";
 import { requireGroup } from "./pending.ts";

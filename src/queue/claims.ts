@@ -1,7 +1,6 @@
 // Pending entries and claims (XPENDING, XCLAIM, XAUTOCLAIM): a group's pending entries are the
 // queue's in-flight tasks claimed through that group. A claim moves a task, never drops one.
-import type { PendingRow } from "../store/claims-sql.ts";
-import type { TaskRow } from "../store/store.ts";
+import type { PendingRecord, TaskRecord, Takeover } from "../store/driver.ts";
 import { DEAD_SUFFIX, type Engine, type Entry, isDeadView } from "./engine.ts";
 import { MIN_ID, type StreamId } from "./ids.ts";
 
@@ -56,24 +55,25 @@ export interface AutoclaimResult {
 export const queueOf = (key: string) => (isDeadView(key) ? key.slice(0, -DEAD_SUFFIX.length) : key);
 
 export function pendingSummary(engine: Engine, key: string, group: string): PendingSummary {
-  const sql = engine.store.claims;
-  const consumers = sql.pendingByConsumer.all(key, group).map((r) => ({ name: r.worker, count: r.n }));
+  const consumers = engine.driver.pendingByWorker(key, group).map((r) => ({ name: r.worker, count: r.count }));
   const count = consumers.reduce((sum, c) => sum + c.count, 0);
-  if (count === 0) return { count, first: null, last: null, consumers };
-  return { count, first: sql.firstPending.get(key, group), last: sql.lastPending.get(key, group), consumers };
+  const bounds = count === 0 ? null : engine.driver.pendingBounds(key, group);
+  return { count, first: bounds?.first ?? null, last: bounds?.last ?? null, consumers };
 }
 
 export function pendingEntries(engine: Engine, key: string, group: string, query: PendingQuery): PendingEntry[] {
   if (query.count <= 0) return [];
   const now = engine.now();
-  const sql = engine.store.claims;
-  const { start, end } = query;
-  const cutoff = now - Math.max(0, query.minIdleMs);
-  const rows =
-    query.consumer === null
-      ? sql.pendingRange.all(key, group, start.ms, start.seq, end.ms, end.seq, cutoff, query.count)
-      : sql.pendingRangeOf.all(key, group, start.ms, start.seq, end.ms, end.seq, cutoff, query.count, query.consumer);
-  return rows.map((row) => toPendingEntry(row, now));
+  const records = engine.driver.pending({
+    queue: key,
+    group,
+    start: query.start,
+    end: query.end,
+    deliveredBy: now - Math.max(0, query.minIdleMs),
+    count: query.count,
+    worker: query.consumer,
+  });
+  return records.map((record) => toPendingEntry(record, now));
 }
 
 /** Pending entries of one consumer (XINFO STREAM FULL), oldest first. */
@@ -82,13 +82,13 @@ export function pendingOf(engine: Engine, key: string, group: string, consumer: 
   return pendingEntries(engine, key, group, { start: MIN_ID, end: max, count, minIdleMs: 0, consumer });
 }
 
-function toPendingEntry(row: PendingRow, now: number): PendingEntry {
+function toPendingEntry(record: PendingRecord, now: number): PendingEntry {
   return {
-    id: { ms: row.ms, seq: row.seq },
-    consumer: row.worker,
-    deliveredAt: row.delivered_at,
-    idleMs: Math.max(0, now - row.delivered_at),
-    deliveries: row.attempts,
+    id: { ms: record.ms, seq: record.seq },
+    consumer: record.worker,
+    deliveredAt: record.deliveredAt,
+    idleMs: Math.max(0, now - record.deliveredAt),
+    deliveries: record.attempts,
   };
 }
 
@@ -101,18 +101,15 @@ export function claim(engine: Engine, key: string, group: string, consumer: stri
   const now = engine.now();
   let delivered = options.timeMs ?? (options.idleMs !== null ? now - options.idleMs : now);
   if (delivered < 0 || delivered > now) delivered = now; // as Redis: no delivery in the future
-  const params = claimParams(engine, key, group, consumer, now, delivered, options);
-  const sql = engine.store.claims;
-  const rows: TaskRow[] = [];
+  const takeover = takeoverOf(engine, key, group, consumer, now, delivered, options);
+  const rows: TaskRecord[] = [];
   for (const id of ids) {
-    const at = { ...params, ms: id.ms, seq: id.seq };
-    let row = sql.claimPending.get(at);
-    if (!row && options.force) {
-      row = sql.claimWaiting.get({ ...at, from: isDeadView(key) ? "dead" : "available", inc: isDeadView(key) ? 0 : 1 });
-    }
+    const at = { ...takeover, ms: id.ms, seq: id.seq };
+    let row = engine.driver.takeOver(at);
+    if (!row && options.force) row = engine.driver.takeWaiting(at, isDeadView(key) ? "dead" : "available");
     if (row) rows.push(row);
   }
-  afterClaims(engine, key, group, consumer, now, params.lease, rows.length);
+  afterClaims(engine, key, group, consumer, now, takeover.leaseUntil, rows.length);
   return engine.entriesOf(key, rows);
 }
 
@@ -132,43 +129,50 @@ export function autoclaim(
 ): AutoclaimResult {
   const now = engine.now();
   const options: ClaimOptions = { minIdleMs, idleMs: null, timeMs: null, retryCount: null, force: false, justId };
-  const params = claimParams(engine, key, group, consumer, now, now, options);
-  const sql = engine.store.claims;
+  const takeover = takeoverOf(engine, key, group, consumer, now, now, options);
   const scanMax = count * AUTOCLAIM_SCAN_FACTOR;
   // One row more than we may look at tells where the next call starts.
-  const candidates = sql.autoclaimScan.all(key, group, start.ms, start.seq, scanMax + 1);
-  const rows: TaskRow[] = [];
+  const candidates = engine.driver.pendingFrom(key, group, start, scanMax + 1);
+  const rows: TaskRecord[] = [];
   let examined = 0;
   for (; examined < Math.min(candidates.length, scanMax) && rows.length < count; examined++) {
     const c = candidates[examined];
-    if (c.delivered_at > params.cutoff) continue;
-    const row = sql.claimPending.get({ ...params, ms: c.ms, seq: c.seq });
+    if (c.deliveredAt > takeover.deliveredBy) continue;
+    const row = engine.driver.takeOver({ ...takeover, ms: c.ms, seq: c.seq });
     if (row) rows.push(row);
   }
   const after = candidates[examined];
-  afterClaims(engine, key, group, consumer, now, params.lease, rows.length);
+  afterClaims(engine, key, group, consumer, now, takeover.leaseUntil, rows.length);
   return { next: after ? { ms: after.ms, seq: after.seq } : MIN_ID, entries: engine.entriesOf(key, rows), deleted: [] };
 }
 
-function claimParams(engine: Engine, key: string, group: string, consumer: string, now: number, delivered: number, options: ClaimOptions) {
+function takeoverOf(
+  engine: Engine,
+  key: string,
+  group: string,
+  consumer: string,
+  now: number,
+  delivered: number,
+  options: ClaimOptions,
+): Omit<Takeover, "ms" | "seq"> {
   return {
     queue: key,
-    grp: group,
+    group,
     worker: consumer,
-    lease: now + engine.effective(key).visibilityTimeoutMs,
-    delivered,
-    cutoff: now - Math.max(0, options.minIdleMs),
-    retry: options.retryCount,
-    justid: options.justId ? 1 : 0,
-    force: options.force ? 1 : 0,
+    leaseUntil: now + engine.effective(key).visibilityTimeoutMs,
+    deliveredAt: delivered,
+    deliveredBy: now - Math.max(0, options.minIdleMs),
+    retryCount: options.retryCount,
+    justId: options.justId,
+    anyGroup: options.force,
     // Claims on a dead view hand out dead letters for inspection: they count no delivery.
-    inc: isDeadView(key) ? 0 : 1,
+    attemptsAdded: isDeadView(key) ? 0 : 1,
   };
 }
 
 function afterClaims(engine: Engine, key: string, group: string, consumer: string, now: number, lease: number, claimed: number): void {
   if (claimed === 0) return;
   // Like Redis, a consumer is recorded (seen and active) once it has claimed something.
-  engine.store.sql.touchConsumer.run(queueOf(key), group, consumer, now, now);
+  engine.driver.touchConsumer(queueOf(key), group, consumer, now, now);
   engine.leaseUntil(lease);
 }

@@ -29,17 +29,16 @@ export interface ConsumerInfo {
  * added and is no longer waiting (null before anything was delivered, as for a fresh Redis group).
  */
 export function groupInfos(engine: Engine, key: string): GroupInfo[] {
-  const sql = engine.store.claims;
   const queue = queueOf(key);
   const lastDeliveredId = newestDelivered(engine, key);
   const waiting = engine.length(key);
   const added = isDeadView(key) ? null : (engine.streamInfo(key)?.entriesAdded ?? 0);
   const delivered = compareIds(lastDeliveredId, MIN_ID) > 0;
   const entriesRead = added === null || !delivered ? null : Math.max(0, added - waiting);
-  return engine.store.sql.groupsOf.all(queue).map((g) => ({
-    name: g.name,
-    consumers: sql.countConsumers.get(queue, g.name)?.n ?? 0,
-    pending: sql.countPending.get(key, g.name)?.n ?? 0,
+  return engine.driver.groupNames(queue).map((name) => ({
+    name,
+    consumers: engine.driver.consumerCount(queue, name),
+    pending: engine.driver.pendingCount(key, name),
     lastDeliveredId,
     entriesRead,
     lag: waiting,
@@ -47,32 +46,30 @@ export function groupInfos(engine: Engine, key: string): GroupInfo[] {
 }
 
 function newestDelivered(engine: Engine, key: string): StreamId {
-  const sql = engine.store.claims;
   let newest = MIN_ID;
-  for (const status of ["in_flight", "done"]) {
-    const row = sql.newestWithStatus.get(key, status);
-    if (row && compareIds(row, newest) > 0) newest = { ms: row.ms, seq: row.seq };
+  for (const state of ["in_flight", "done"] as const) {
+    const id = engine.driver.newestInState(key, state);
+    if (id && compareIds(id, newest) > 0) newest = { ms: id.ms, seq: id.seq };
   }
   return newest;
 }
 
 export function consumerInfos(engine: Engine, key: string, group: string): ConsumerInfo[] {
-  const sql = engine.store.claims;
   // One pass over the group's in-flight tasks counts them for every consumer at once.
-  const pending = new Map(sql.pendingByConsumer.all(key, group).map((r) => [r.worker, r.n]));
+  const pending = new Map(engine.driver.pendingByWorker(key, group).map((r) => [r.worker, r.count]));
   const queue = queueOf(key);
-  return sql.consumersOf.all(queue, group).map((c) => ({
+  return engine.driver.consumers(queue, group).map((c) => ({
     name: c.name,
     pending: pending.get(c.name) ?? 0,
-    seenAt: engine.seen.seenAt(queue, group, c.name, c.seen_at),
-    activeAt: c.active_at,
+    seenAt: engine.seen.seenAt(queue, group, c.name, c.seenAt),
+    activeAt: c.activeAt,
   }));
 }
 
 /** XGROUP CREATECONSUMER: false when the consumer already exists. */
 export function createConsumer(engine: Engine, key: string, group: string, consumer: string): boolean {
   const now = engine.now();
-  if (engine.store.claims.insertConsumer.run(queueOf(key), group, consumer, now).changes === 0) return false;
+  if (!engine.driver.createConsumer(queueOf(key), group, consumer, now)) return false;
   engine.seen.written(queueOf(key), group, consumer, now);
   return true;
 }
@@ -83,18 +80,17 @@ export function createConsumer(engine: Engine, key: string, group: string, consu
  * delivery is not counted against max_attempts. Returns how many tasks it held.
  */
 export function deleteConsumer(engine: Engine, key: string, group: string, consumer: string): number {
-  const sql = engine.store.claims;
   const dead = isDeadView(key);
-  const released = sql.releaseConsumer.run({
-    queue: key,
-    grp: group,
-    worker: consumer,
-    back: dead ? "dead" : "available",
-    giveBack: dead ? 0 : 1,
-    now: engine.now(),
-    reason: `consumer '${consumer}' deleted (XGROUP DELCONSUMER)`,
-  }).changes;
-  sql.deleteConsumer.run(queueOf(key), group, consumer);
+  const released = engine.driver.releaseConsumer(
+    key,
+    group,
+    consumer,
+    dead ? "dead" : "available",
+    !dead,
+    engine.now(),
+    `consumer '${consumer}' deleted (XGROUP DELCONSUMER)`,
+  );
+  engine.driver.deleteConsumer(queueOf(key), group, consumer);
   engine.seen.forget(queueOf(key), group, consumer);
   if (released > 0) engine.tasksReturned(key);
   return released;
@@ -106,9 +102,7 @@ export function deleteConsumer(engine: Engine, key: string, group: string, consu
  */
 export function destroyGroup(engine: Engine, key: string, group: string): boolean {
   if (!engine.hasGroup(key, group)) return false;
-  const sql = engine.store.claims;
-  sql.deleteGroupConsumers.run(queueOf(key), group);
-  sql.deleteGroup.run(queueOf(key), group);
+  engine.driver.deleteGroup(queueOf(key), group);
   engine.forgetGroup(key, group);
   return true;
 }

@@ -1,9 +1,9 @@
 // The task-queue engine: push, claim, ack, nack, delete, groups and settings over the store,
 // with blocked workers and timers. It knows nothing of sockets or RESP; every front door
 // (TCP server, CLI, library) calls it. All work runs inside the current group-commit turn.
+import { type Driver, type Moved, StorageError, type TaskRecord } from "../store/driver.ts";
 import { decodeFields, encodeFields, type FieldValue } from "../store/fields.ts";
-import { type Durability, type MovedRow, type QueueRow, Store, type TaskRow } from "../store/store.ts";
-import { UserError } from "./errors.ts";
+import { QueueError } from "./errors.ts";
 import { type AddIdSpec, compareIds, formatId, nextAutoId, type StreamId } from "./ids.ts";
 import { Maintenance } from "./maintenance.ts";
 import { ConsumerSeen } from "./seen.ts";
@@ -22,8 +22,8 @@ export interface QueueDefaults {
 }
 
 export interface EngineOptions extends QueueDefaults {
-  dataDir: string;
-  durability: Durability;
+  /** The storage the engine owns from now on (closes it in close()). */
+  driver: Driver;
   blockedClientsMax: number;
   now?: () => number;
 }
@@ -77,7 +77,7 @@ export const isDeadView = (key: string) => key.endsWith(DEAD_SUFFIX);
 const baseQueue = (key: string) => (isDeadView(key) ? key.slice(0, -DEAD_SUFFIX.length) : key);
 
 export class Engine {
-  readonly store: Store;
+  readonly driver: Driver;
   readonly turn: Turn;
   /** Consumers' seen-times, written only by turns that write anyway (an empty poll writes nothing). */
   readonly seen: ConsumerSeen;
@@ -96,10 +96,10 @@ export class Engine {
       retentionMs: options.retentionMs,
     };
     this.blockedClientsMax = options.blockedClientsMax;
-    this.store = new Store(options.dataDir, options.durability);
-    this.turn = new Turn(this.store);
-    this.seen = new ConsumerSeen(this.store.claims);
-    this.maintenance = new Maintenance(this.store, this.turn, this.now, () => this.defaults.maxAttempts, (rows) =>
+    this.driver = options.driver;
+    this.turn = new Turn(this.driver);
+    this.seen = new ConsumerSeen(this.driver);
+    this.maintenance = new Maintenance(this.driver, this.turn, this.now, () => this.defaults.maxAttempts, (rows) =>
       this.signalMoved(rows),
     );
     this.turn.beforeCommit(() => {
@@ -116,51 +116,54 @@ export class Engine {
       this.seen.afterRollback();
       this.maintenance.reschedule();
     });
-    this.recover();
-    this.loadQueues();
-    this.maintenance.reschedule();
-  }
-
-  /** Restart recovery: every in-flight task goes back to available (or dead). Runs before listening. */
-  private recover(): void {
-    const sql = this.store.sql;
-    this.store.db.transaction(() => {
-      sql.releaseAllInFlight.run({ now: this.now(), def: this.defaults.maxAttempts, reason: null });
-    })();
+    try {
+      // Restart recovery: every in-flight task goes back to available (or dead), before listening.
+      this.driver.releaseAllInFlight({ now: this.now(), defaultMaxAttempts: this.defaults.maxAttempts, reason: null });
+      this.loadQueues();
+      this.maintenance.reschedule();
+    } catch (err) {
+      this.driver.close();
+      const failure = this.driver.failureOf(err);
+      if (!failure) throw err;
+      throw new StorageError(failure.code, `cannot open ${this.driver.location}: ${failure.message}`);
+    }
   }
 
   private loadQueues(): void {
     const queues = new Map<string, QueueState>();
-    for (const row of this.store.sql.allQueues.all() as QueueRow[]) {
-      const groups = new Set(this.store.sql.groupsOf.all(row.name).map((g) => g.name));
-      queues.set(row.name, {
-        name: row.name,
-        last: { ms: row.last_ms, seq: row.last_seq },
-        entriesAdded: row.entries_added,
-        fieldsBytesMax: row.fields_bytes_max,
+    for (const record of this.driver.queues()) {
+      queues.set(record.name, {
+        name: record.name,
+        last: record.lastId,
+        entriesAdded: record.entriesAdded,
+        fieldsBytesMax: record.fieldsBytesMax,
         settings: {
-          visibilityTimeoutMs: row.visibility_timeout_ms,
-          maxAttempts: row.max_attempts,
-          retentionMs: row.retention_ms,
+          visibilityTimeoutMs: record.visibilityTimeoutMs,
+          maxAttempts: record.maxAttempts,
+          retentionMs: record.retentionMs,
         },
-        groups,
-        createdAt: row.created_at,
+        groups: new Set(this.driver.groupNames(record.name)),
+        createdAt: record.createdAt,
         dirty: false,
       });
     }
     this.queues = queues;
   }
 
+  private record(q: QueueState) {
+    return { name: q.name, lastId: q.last, entriesAdded: q.entriesAdded, fieldsBytesMax: q.fieldsBytesMax, ...q.settings, createdAt: q.createdAt };
+  }
+
   private saveDirtyQueues(): void {
     for (const q of this.queues.values()) {
       if (!q.dirty) continue;
-      this.store.sql.saveQueueIds.run(q.name, q.last.ms, q.last.seq, q.entriesAdded, q.fieldsBytesMax);
+      this.driver.saveQueueProgress(this.record(q));
       q.dirty = false;
     }
   }
 
-  private signalMoved(rows: MovedRow[]): void {
-    for (const row of rows) this.waiters.signal(row.queue);
+  private signalMoved(moved: Moved[]): void {
+    for (const m of moved) this.waiters.signal(m.queue);
   }
 
   // --- queues and settings ------------------------------------------------------------
@@ -171,7 +174,7 @@ export class Engine {
 
   private createQueue(name: string): QueueState {
     const now = this.now();
-    this.store.sql.insertQueue.run(name, now);
+    this.driver.createQueue(name, now);
     const q: QueueState = {
       name,
       last: { ms: 0, seq: 0 },
@@ -211,24 +214,24 @@ export class Engine {
 
   settings(key: string): QueueSettings {
     const q = this.queue(key);
-    if (!q) throw new UserError("ERR", "no such key");
+    if (!q) throw new QueueError("NOT_FOUND", `no queue ${key}`);
     return { ...q.settings };
   }
 
   /** Changes a queue's settings; `null` reverts one to the server default. Creates the queue. */
   configure(key: string, changes: Partial<QueueSettings>): void {
-    if (isDeadView(key)) throw new UserError("ERR", `settings belong to '${baseQueue(key)}', not its dead-letter view`);
+    if (isDeadView(key)) throw new QueueError("DEAD_VIEW", `settings belong to ${baseQueue(key)}`, { queue: baseQueue(key) });
     const q = this.queue(key) ?? this.createQueue(key);
     const next = { ...q.settings, ...changes };
-    this.store.sql.saveQueueSettings.run(q.name, next.visibilityTimeoutMs, next.maxAttempts, next.retentionMs);
     q.settings = next;
+    this.driver.saveQueueSettings(this.record(q));
   }
 
   // --- push -------------------------------------------------------------------------------
 
   push(key: string, spec: AddIdSpec, fields: Uint8Array[], options: PushOptions = {}): StreamId | null {
     if (isDeadView(key)) {
-      throw new UserError("ERR", `'${key}' is the dead-letter view of '${baseQueue(key)}'; push to '${baseQueue(key)}'`);
+      throw new QueueError("DEAD_VIEW", `push to ${baseQueue(key)}, not its dead-letter view`, { queue: baseQueue(key) });
     }
     let q = this.queue(key);
     if (!q) {
@@ -239,7 +242,7 @@ export class Engine {
     const id = this.nextId(q, spec, now);
     const expiresAt = options.ttlSeconds !== undefined ? now + options.ttlSeconds * 1000 : null;
     const encoded = encodeFields(fields);
-    this.store.sql.insertTask.run(q.name, id.ms, id.seq, encoded, options.maxAttempts ?? null, expiresAt, now);
+    this.driver.insertTask({ queue: q.name, ms: id.ms, seq: id.seq, fields: encoded, maxAttempts: options.maxAttempts ?? null, expiresAt, createdAt: now });
     // Characters, not bytes, for text: close enough to decide when a claim needs sizing.
     const size = typeof encoded === "string" ? encoded.length : encoded.byteLength;
     if (size > q.fieldsBytesMax) q.fieldsBytesMax = size;
@@ -256,12 +259,12 @@ export class Engine {
     if (spec.kind === "auto") id = nextAutoId(q.last, now);
     else if (spec.kind === "autoSeq") id = spec.ms === q.last.ms ? nextAutoId(q.last, spec.ms) : { ms: spec.ms, seq: 0 };
     else id = spec.id;
-    if (id === null) throw new UserError("ERR", "The stream has exhausted the last possible ID, unable to add more items");
+    if (id === null) throw new QueueError("ID_EXHAUSTED", `${q.name} has handed out its last possible id`);
     if (spec.kind === "explicit" && id.ms === 0 && id.seq === 0) {
-      throw new UserError("ERR", "The ID specified in XADD must be greater than 0-0");
+      throw new QueueError("ID_ZERO", "an id must be greater than 0-0");
     }
     if (compareIds(id, q.last) <= 0) {
-      throw new UserError("ERR", "The ID specified in XADD is equal or smaller than the target stream top item");
+      throw new QueueError("ID_NOT_GREATER", `an id must be greater than ${q.name}'s last id`);
     }
     return id;
   }
@@ -270,8 +273,8 @@ export class Engine {
   trim(key: string, rule: TrimRule): number {
     if (!this.queue(key)) return 0;
     const limit = rule.limit ?? Number.MAX_SAFE_INTEGER;
-    if (rule.kind === "maxlen") return this.store.sql.trimToLength.run(key, rule.maxLength, limit).changes;
-    return this.store.sql.trimBelowId.run(key, rule.minId.ms, rule.minId.seq, limit).changes;
+    if (rule.kind === "maxlen") return this.driver.trimToLength(key, rule.maxLength, limit);
+    return this.driver.trimBelowId(key, rule.minId, limit);
   }
 
   // --- pop --------------------------------------------------------------------------------
@@ -279,14 +282,14 @@ export class Engine {
   private touchGroup(key: string, group: string, consumer: string, active: boolean): void {
     const q = this.queue(key) ?? this.createQueue(baseQueue(key));
     if (!q.groups.has(group)) {
-      this.store.sql.insertGroup.run(q.name, group, this.now());
+      this.driver.createGroup(q.name, group, this.now());
       q.groups.add(group);
     }
     const now = this.now();
     // A command from a known consumer moves its seen-time in memory only; creating the consumer,
     // or a claim (a turn that writes anyway), writes its row.
     if (!active && this.seen.touch(q.name, group, consumer, now)) return;
-    this.store.sql.touchConsumer.run(q.name, group, consumer, now, active ? now : null);
+    this.driver.touchConsumer(q.name, group, consumer, now, active ? now : null);
     this.seen.written(q.name, group, consumer, now);
   }
 
@@ -298,17 +301,16 @@ export class Engine {
     const from = dead ? "dead" : "available";
     const fattest = this.queue(key)?.fieldsBytesMax ?? 0;
     if (count > 1 && count * fattest > CLAIM_REPLY_BYTES_MAX) count = this.countWithinBytes(key, from, count);
-    const rows = this.store.claimable(key, from, count);
-    const status = noack ? "done" : "in_flight";
-    const inc = dead ? 0 : 1;
-    const lease = noack ? null : now + visibilityTimeoutMs;
-    const finished = noack ? now : null;
-    const purge = noack ? (dead ? now : now + retentionMs) : null;
-    const claimRow = this.store.sql.claimRow;
-    for (const row of rows) {
-      claimRow.run(row.rowid, status, inc, consumer, group, lease, now, finished, purge);
-      row.attempts += inc;
-    }
+    const rows = this.driver.deliver(key, from, count, {
+      state: noack ? "done" : "in_flight",
+      attemptsAdded: dead ? 0 : 1,
+      worker: consumer,
+      group,
+      leaseUntil: noack ? null : now + visibilityTimeoutMs,
+      deliveredAt: now,
+      finishedAt: noack ? now : null,
+      purgeAt: noack ? (dead ? now : now + retentionMs) : null,
+    });
     if (rows.length === 0) return [];
     this.touchGroup(key, group, consumer, true);
     if (noack) this.maintenance.dueBy(dead ? now : now + retentionMs);
@@ -317,10 +319,10 @@ export class Engine {
   }
 
   /** How many of the next `count` tasks fit in CLAIM_REPLY_BYTES_MAX (at least one). */
-  private countWithinBytes(key: string, from: string, count: number): number {
+  private countWithinBytes(key: string, from: "available" | "dead", count: number): number {
     let total = 0;
     let fitting = 0;
-    for (const { bytes } of this.store.sql.nextSizes.all(key, from, count)) {
+    for (const bytes of this.driver.nextSizes(key, from, count)) {
       total += bytes;
       if (fitting > 0 && total > CLAIM_REPLY_BYTES_MAX) break;
       fitting++;
@@ -342,15 +344,13 @@ export class Engine {
   /** XREADGROUP with an explicit id: this consumer's own in-flight tasks after `after`. */
   ownPending(key: string, group: string, consumer: string, after: StreamId, count: number): Entry[] {
     this.touchGroup(key, group, consumer, false);
-    const rows = this.store.sql.ownPending.all(key, consumer, group, after.ms, after.seq, count);
+    const rows = this.driver.ownPending(key, group, consumer, after, count);
     return this.entriesOf(key, rows);
   }
 
   /** Blocks a reader until a task arrives (resolve) or `timeoutMs` passes (0: forever). */
   block(req: ReadRequest, timeoutMs: number, resolve: (result: ReadResult) => void, onTimeout: () => void): Waiter<ReadRequest> {
-    if (this.waiters.count >= this.blockedClientsMax) {
-      throw new UserError("ERR", `max number of blocked clients reached (${this.blockedClientsMax}); raise --blocked-clients-max`);
-    }
+    this.checkBlockedLimit();
     const tryServe = (queue: string): boolean => {
       const entries = this.claim(queue, req.group, req.consumer, req.count, req.noack);
       if (entries.length === 0) return false;
@@ -362,10 +362,14 @@ export class Engine {
 
   /** Blocks a reader that only looks (XREAD): `tryServe` reads without claiming. */
   watch(req: ReadRequest, timeoutMs: number, tryServe: (queue: string) => boolean, onTimeout: () => void): Waiter<ReadRequest> {
-    if (this.waiters.count >= this.blockedClientsMax) {
-      throw new UserError("ERR", `max number of blocked clients reached (${this.blockedClientsMax}); raise --blocked-clients-max`);
-    }
+    this.checkBlockedLimit();
     return this.waiters.add(req.keys, timeoutMs, req, tryServe, onTimeout, false);
+  }
+
+  private checkBlockedLimit(): void {
+    if (this.waiters.count < this.blockedClientsMax) return;
+    const detail = { flag: "--blocked-clients-max", value: this.blockedClientsMax };
+    throw new QueueError("LIMIT", `max number of blocked clients reached (${this.blockedClientsMax})`, detail);
   }
 
   unblock(waiter: Waiter<ReadRequest>): void {
@@ -381,40 +385,29 @@ export class Engine {
   /** XACK: acknowledges in-flight tasks; returns how many were in flight. */
   ack(key: string, ids: StreamId[]): number {
     const now = this.now();
-    const sql = this.store.sql;
-    let acked = 0;
-    if (isDeadView(key)) {
-      for (const id of ids) acked += sql.deleteInFlight.run(key, id.ms, id.seq).changes;
-      return acked;
-    }
+    // An acked dead letter is gone: it was inspected and dealt with.
+    if (isDeadView(key)) return this.driver.ack(key, ids, now, null);
     const purgeAt = now + this.effective(key).retentionMs;
-    for (const id of ids) acked += sql.ack.run(key, id.ms, id.seq, now, purgeAt).changes;
+    const acked = this.driver.ack(key, ids, now, purgeAt);
     if (acked > 0) this.maintenance.dueBy(purgeAt);
     return acked;
   }
 
   /** Ends a delivery without success: back to available, or to the dead view. False if not in flight. */
   nack(key: string, id: StreamId, reason: string | null): boolean {
-    const moved = this.store.sql.release.all({
-      queue: key,
-      ms: id.ms,
-      seq: id.seq,
-      now: this.now(),
-      def: this.defaults.maxAttempts,
-      reason,
-    });
-    this.signalMoved(moved);
-    return moved.length > 0;
+    const moved = this.driver.release(key, id, { now: this.now(), defaultMaxAttempts: this.defaults.maxAttempts, reason });
+    if (moved) this.waiters.signal(moved.queue);
+    return moved !== null;
   }
 
   /** XDEL: nacks in-flight tasks, deletes any other; returns how many ids were affected. */
   delete(key: string, ids: StreamId[]): number {
     let affected = 0;
     for (const id of ids) {
-      const row = this.store.sql.taskStatus.get(key, id.ms, id.seq);
-      if (!row) continue;
-      if (row.status === "in_flight") affected += this.nack(key, id, "deleted while in flight (XDEL)") ? 1 : 0;
-      else affected += this.store.sql.deleteTask.run(key, id.ms, id.seq).changes;
+      const state = this.driver.taskState(key, id);
+      if (state === null) continue;
+      if (state === "in_flight") affected += this.nack(key, id, "deleted while in flight (XDEL)") ? 1 : 0;
+      else affected += this.driver.deleteTask(key, id);
     }
     return affected;
   }
@@ -426,15 +419,12 @@ export class Engine {
     let q = this.queue(key);
     if (!q) {
       if (!mkStream) {
-        throw new UserError(
-          "ERR",
-          "The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.",
-        );
+        throw new QueueError("NOT_FOUND", `no queue ${key}`);
       }
       q = this.createQueue(baseQueue(key));
     }
     if (q.groups.has(group)) return false;
-    this.store.sql.insertGroup.run(q.name, group, this.now());
+    this.driver.createGroup(q.name, group, this.now());
     q.groups.add(group);
     return true;
   }
@@ -465,21 +455,20 @@ export class Engine {
 
   /** XLEN: tasks waiting; on a dead view, dead tasks. */
   length(key: string): number {
-    return this.store.sql.countStatus.get(key, isDeadView(key) ? "dead" : "available")?.n ?? 0;
+    return this.driver.countState(key, isDeadView(key) ? "dead" : "available");
   }
 
   counts(key: string): Record<"available" | "in_flight" | "done" | "dead", number> {
-    const counts = { available: 0, in_flight: 0, done: 0, dead: 0 };
-    for (const row of this.store.sql.countByStatus.all(key)) counts[row.status as keyof typeof counts] = row.n;
-    if (!isDeadView(key)) counts.dead = this.store.sql.countStatus.get(key + DEAD_SUFFIX, "dead")?.n ?? 0;
+    const counts = { available: 0, in_flight: 0, done: 0, dead: 0, ...this.driver.countByState(key) };
+    if (!isDeadView(key)) counts.dead = this.driver.countState(key + DEAD_SUFFIX, "dead");
     return counts;
   }
 
   streamInfo(key: string) {
     const q = this.queue(key);
     if (!q) return null;
-    const first = this.store.sql.firstTask.get(key);
-    const last = this.store.sql.lastTask.get(key);
+    const first = this.driver.firstTask(key);
+    const last = this.driver.lastTask(key);
     const maxAttempts = this.effective(key).maxAttempts;
     return {
       lastId: q.last,
@@ -505,7 +494,7 @@ export class Engine {
   }
 
   /** Rows of `key` as entries, with the queue's max_attempts where a task has none of its own. */
-  entriesOf(key: string, rows: TaskRow[]): Entry[] {
+  entriesOf(key: string, rows: TaskRecord[]): Entry[] {
     return rows.length === 0 ? [] : toEntries(rows, this.effective(key).maxAttempts);
   }
 
@@ -513,21 +502,28 @@ export class Engine {
     this.maintenance.stop();
     this.turn.finish();
     this.saveSeenAtClose();
-    this.store.close();
+    this.driver.close();
   }
 
   /** Shutdown: seen-times from polls since the last write turn, in one small transaction. */
   private saveSeenAtClose(): void {
     if (!this.seen.hasUnsaved) return;
     try {
-      this.store.db.transaction(() => this.seen.save())();
+      this.driver.begin();
+      this.seen.save();
+      this.driver.commit();
     } catch {
+      try {
+        this.driver.rollback();
+      } catch {
+        // Nothing left to undo.
+      }
       // Advisory data (XINFO's idle time): a failing disk must not stop the shutdown.
     }
   }
 }
 
-function toEntries(rows: TaskRow[], queueMaxAttempts: number): Entry[] {
+function toEntries(rows: TaskRecord[], queueMaxAttempts: number): Entry[] {
   const entries = rows.map((row) => ({
     id: { ms: row.ms, seq: row.seq },
     fields: decodeFields(row.fields),

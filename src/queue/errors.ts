@@ -1,17 +1,26 @@
-// A user's error as a value: a Redis error prefix (ERR, NOGROUP, BUSYGROUP, ...) and a message.
-// The command layer turns it into a RESP error reply; the connection stays open.
-export class UserError extends Error {
+// The queue layer's errors as typed codes, with the facts a front door needs to word them. The
+// RESP commands word them the Redis way (commands/errors.ts); an HTTP door would pick a status.
+export type QueueErrorCode =
+  /** The queue does not exist. */
+  | "NOT_FOUND"
+  /** The operation belongs to the queue, not to its dead-letter view `<queue>::dead`. */
+  | "DEAD_VIEW"
+  /** An explicit id of 0-0. */
+  | "ID_ZERO"
+  /** An explicit id not above the queue's last id. */
+  | "ID_NOT_GREATER"
+  /** The queue has handed out its last possible id. */
+  | "ID_EXHAUSTED"
+  /** A configured limit was reached (`limit` names the setting). */
+  | "LIMIT";
+
+export class QueueError extends Error {
   constructor(
-    readonly prefix: string,
+    readonly code: QueueErrorCode,
     message: string,
+    /** For DEAD_VIEW: the queue the view belongs to. For LIMIT: the setting's flag and value. */
+    readonly detail: { queue?: string; flag?: string; value?: number } = {},
   ) {
     super(message);
   }
-
-  /** The text after `-` in a RESP error reply. */
-  get reply(): string {
-    return `${this.prefix} ${this.message}`;
-  }
 }
-
-export const syntaxError = () => new UserError("ERR", "syntax error");

@@ -1,6 +1,6 @@
 // Background work on one timer: lease expiry, ttl removal and retention purges run when the
 // earliest of them is due, in batches, inside a group-commit turn. Nothing due: no timer.
-import type { MovedRow, Store } from "../store/store.ts";
+import type { Driver, Moved } from "../store/driver.ts";
 import type { Turn } from "./turn.ts";
 
 const BATCH_ROWS = 1000;
@@ -19,11 +19,11 @@ export class Maintenance {
   private notBefore = 0;
 
   constructor(
-    private readonly store: Store,
+    private readonly driver: Driver,
     private readonly turn: Turn,
     private readonly now: () => number,
     private readonly defaultMaxAttempts: () => number,
-    private readonly onMoved: (rows: MovedRow[]) => void,
+    private readonly onMoved: (moved: Moved[]) => void,
   ) {
     turn.onFinish((failure) => {
       this.notBefore = failure ? this.now() + RETRY_AFTER_FAILURE_MS : 0;
@@ -40,7 +40,7 @@ export class Maintenance {
     this.timer = setTimeout(this.run, delay);
   }
 
-  /** Re-reads the earliest due time from the database (after start-up or a rollback). */
+  /** Re-reads the earliest due time from storage (after start-up or a rollback). */
   reschedule(): void {
     this.dueAt = Infinity;
     if (this.timer) clearTimeout(this.timer);
@@ -64,11 +64,10 @@ export class Maintenance {
     const now = this.now();
     let more = false;
     try {
-      const sql = this.store.sql;
-      const released = sql.releaseExpired.all({ now, limit: BATCH_ROWS, def: this.defaultMaxAttempts(), reason: null });
+      const released = this.driver.releaseExpired({ now, defaultMaxAttempts: this.defaultMaxAttempts(), reason: null }, BATCH_ROWS);
       if (released.length > 0) this.onMoved(released);
-      const expired = sql.expireTtl.all(now, BATCH_ROWS);
-      const purged = sql.purgeDone.run(now, BATCH_ROWS).changes;
+      const expired = this.driver.expireTtl(now, BATCH_ROWS);
+      const purged = this.driver.purgeDone(now, BATCH_ROWS);
       more = released.length === BATCH_ROWS || expired.length === BATCH_ROWS || purged === BATCH_ROWS;
     } catch (err) {
       this.turn.checkAfterError(err);
@@ -83,12 +82,6 @@ export class Maintenance {
   };
 
   private nextDue(): number | null {
-    const sql = this.store.sql;
-    let next = Infinity;
-    for (const stmt of [sql.nextLease, sql.nextExpiry, sql.nextPurge]) {
-      const t = stmt.get()?.t;
-      if (t != null && t < next) next = t;
-    }
-    return next === Infinity ? null : next;
+    return this.driver.nextDue();
   }
 }

@@ -7,9 +7,7 @@ import type { Waiter } from "./waiters.ts";
 /** Entries with start <= id <= end in id order (newest first when `reverse`), at most `count`. */
 export function range(engine: Engine, key: string, start: StreamId, end: StreamId, count: number, reverse: boolean): Entry[] {
   if (count <= 0) return [];
-  const stmt = reverse ? engine.store.reads.rangeBackward : engine.store.reads.rangeForward;
-  const rows = stmt.all(key, start.ms, start.seq, end.ms, end.seq, count);
-  return engine.entriesOf(key, rows);
+  return engine.entriesOf(key, engine.driver.range(key, start, end, count, reverse));
 }
 
 /** Entries with an id greater than `after`, oldest first (XREAD). */
@@ -20,7 +18,7 @@ export function readAfter(engine: Engine, key: string, after: StreamId, count: n
 
 /** XREAD's `$`: the newest entry's id, 0-0 for an empty or missing key. */
 export function lastEntryId(engine: Engine, key: string): StreamId {
-  return engine.store.reads.lastId.get(key) ?? MIN_ID;
+  return engine.driver.lastTask(key) ?? MIN_ID;
 }
 
 /**
@@ -52,14 +50,14 @@ export function watch(
 
 /** Waiting tasks of a key, but counting no further than `max` (a bounded cost per call). */
 export function waitingUpTo(engine: Engine, key: string, max: number): number {
-  return engine.store.reads.countWaitingUpTo.get(key, max)?.n ?? 0;
+  return engine.driver.countAvailableUpTo(key, max);
 }
 
 // --- keyspace ------------------------------------------------------------------------------
 
 /** A queue exists from its creation until DEL; a dead view exists while it holds tasks. */
 export function keyExists(engine: Engine, key: string): boolean {
-  if (isDeadView(key)) return engine.store.reads.hasTasks.get(key) != null;
+  if (isDeadView(key)) return engine.driver.hasTasks(key);
   return engine.exists(key);
 }
 
@@ -69,7 +67,7 @@ export function keyNames(engine: Engine): string[] {
   for (const name of engine.queueNames()) {
     names.push(name);
     const dead = name + DEAD_SUFFIX;
-    if (engine.store.reads.hasTasks.get(dead) != null) names.push(dead);
+    if (engine.driver.hasTasks(dead)) names.push(dead);
   }
   return names;
 }
@@ -106,7 +104,7 @@ export function keySlots(engine: Engine): KeySlot[] {
 
 /** True when a visited SCAN position is a key now. */
 export function slotIsKey(engine: Engine, slot: KeySlot): boolean {
-  return !slot.dead || engine.store.reads.hasTasks.get(slot.name) != null;
+  return !slot.dead || engine.driver.hasTasks(slot.name);
 }
 
 /** FNV-1a over the name's UTF-16 code units: stable across calls and restarts. */
@@ -126,14 +124,12 @@ function nameHash(name: string): number {
  */
 export function deleteKey(engine: Engine, key: string): boolean {
   if (!keyExists(engine, key)) return false;
-  const reads = engine.store.reads;
-  reads.deleteTasks.run(key);
-  if (isDeadView(key)) return true;
+  if (isDeadView(key)) {
+    engine.driver.deleteTasksOf(key);
+    return true;
+  }
   // Dead letters go too: their ids could collide with the restarted ids of a new queue.
-  reads.deleteTasks.run(key + DEAD_SUFFIX);
-  reads.deleteConsumers.run(key);
-  reads.deleteGroups.run(key);
-  reads.deleteQueue.run(key);
+  engine.driver.deleteQueue(key);
   engine.forgetQueue(key);
   return true;
 }

@@ -1,7 +1,7 @@
 // Consumers' seen-times (XINFO CONSUMERS `idle`, XINFO STREAM FULL `seen-time`) kept in memory,
 // so an empty poll changes no row: they reach the consumers table in the next turn that writes
 // anyway (Engine's before-commit hook), or at shutdown. A crash loses only poll-only seen-times.
-import type { ClaimStatements } from "../store/claims-sql.ts";
+import type { Driver } from "../store/driver.ts";
 
 interface Seen {
   queue: string;
@@ -17,7 +17,7 @@ export class ConsumerSeen {
   /** Entries whose `at` is newer than their row's seen_at. */
   private readonly dirty = new Set<Seen>();
 
-  constructor(private readonly sql: ClaimStatements) {}
+  constructor(private readonly driver: Driver) {}
 
   /**
    * A command from `name`: moves its seen-time to `now` in memory. False when the consumer has
@@ -26,9 +26,9 @@ export class ConsumerSeen {
   touch(queue: string, group: string, name: string, now: number): boolean {
     let entry = this.get(queue, group, name);
     if (!entry) {
-      const row = this.sql.consumerSeen.get(queue, group, name);
-      if (!row) return false;
-      entry = this.add(queue, group, name, row.seen_at);
+      const stored = this.driver.consumerSeenAt(queue, group, name);
+      if (stored === null) return false;
+      entry = this.add(queue, group, name, stored);
     }
     if (now > entry.at) {
       entry.at = now;
@@ -76,7 +76,7 @@ export class ConsumerSeen {
 
   /** Writes every seen-time held only in memory. Only inside a transaction that writes anyway. */
   save(): void {
-    for (const entry of this.dirty) this.sql.saveSeen.run(entry.queue, entry.group, entry.name, entry.at);
+    this.driver.saveSeenAt([...this.dirty]);
     this.dirty.clear();
   }
 
@@ -89,10 +89,10 @@ export class ConsumerSeen {
       for (const groups of this.byQueue.values()) {
         for (const consumers of groups.values()) {
           for (const entry of consumers.values()) {
-            const row = this.sql.consumerSeen.get(entry.queue, entry.group, entry.name);
-            if (!row) this.forget(entry.queue, entry.group, entry.name);
-            else if (entry.at > row.seen_at) this.dirty.add(entry);
-            else entry.at = row.seen_at;
+            const stored = this.driver.consumerSeenAt(entry.queue, entry.group, entry.name);
+            if (stored === null) this.forget(entry.queue, entry.group, entry.name);
+            else if (entry.at > stored) this.dirty.add(entry);
+            else entry.at = stored;
           }
         }
       }

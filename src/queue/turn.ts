@@ -1,6 +1,6 @@
 // Group commit: everything that runs in one event-loop turn, from every connection and timer,
-// shares one SQLite transaction, and listeners hear of the outcome only after COMMIT.
-import type { Store } from "../store/store.ts";
+// shares one storage transaction, and listeners hear of the outcome only after COMMIT.
+import type { Driver } from "../store/driver.ts";
 
 /**
  * Event-loop passes a turn may wait for more commands before it commits. Measured (8x8,
@@ -16,14 +16,13 @@ export class Turn {
   failure: Error | null = null;
   private readonly listeners: TurnListener[] = [];
   private readonly beforeCommitHooks: (() => void)[] = [];
-  private changesAtBegin = 0;
   /** Commands entered so far (all turns), and at the last poll of the open turn. */
   private commands = 0;
   private commandsAtPoll = 0;
   private extraPolls = 0;
   private wrote = false;
 
-  constructor(private readonly store: Store) {}
+  constructor(private readonly driver: Driver) {}
 
   get isOpen(): boolean {
     return this.open;
@@ -45,10 +44,9 @@ export class Turn {
     this.failure = null;
     this.wrote = false;
     try {
-      this.store.sql.begin.run();
-      this.changesAtBegin = this.changes();
+      this.driver.begin();
     } catch (err) {
-      this.failure = err as Error;
+      this.failure = this.driver.failureOf(err) ?? (err as Error);
     }
     this.extraPolls = 0;
     this.commandsAtPoll = this.commands;
@@ -71,22 +69,18 @@ export class Turn {
     this.finish();
   };
 
-  private changes(): number {
-    return this.store.sql.totalChanges.get()?.n ?? 0;
-  }
-
   /**
    * True while no statement of this turn has changed a row. A reply produced while the turn is
    * clean shows committed state only, so it stays true even if the turn's COMMIT fails later.
    */
   get clean(): boolean {
-    if (!this.wrote && this.open && !this.failure && this.changes() !== this.changesAtBegin) this.wrote = true;
+    if (!this.wrote && this.open && !this.failure && this.driver.wroteSinceBegin()) this.wrote = true;
     return this.open && !this.failure && !this.wrote;
   }
 
-  /** Call after a statement threw: if SQLite rolled back the transaction, the turn has failed. */
+  /** Call after a statement threw: if the database rolled back the transaction, the turn has failed. */
   checkAfterError(err: unknown): void {
-    if (this.open && !this.failure && !this.store.inTransaction) this.failure = err as Error;
+    if (this.open && !this.failure && !this.driver.inTransaction) this.failure = this.driver.failureOf(err) ?? (err as Error);
   }
 
   /** Commits now (also used at shutdown); safe to call when no turn is open. */
@@ -97,23 +91,19 @@ export class Turn {
       try {
         hook();
       } catch (err) {
-        this.failure = err as Error;
+        this.failure = this.driver.failureOf(err) ?? (err as Error);
       }
     }
     if (!this.failure) {
       try {
-        // A turn that changed no row leaves the WAL untouched (no write, no fsync: measured with
-        // strace); it must not wake the checkpoint thread either.
-        const wrote = !this.clean;
-        this.store.sql.commit.run();
-        if (wrote) this.store.committed();
+        this.driver.commit();
       } catch (err) {
-        this.failure = err as Error;
+        this.failure = this.driver.failureOf(err) ?? (err as Error);
       }
     }
-    if (this.failure && this.store.inTransaction) {
+    if (this.failure && this.driver.inTransaction) {
       try {
-        this.store.sql.rollback.run();
+        this.driver.rollback();
       } catch {
         // The transaction is gone already; nothing left to undo.
       }

@@ -40,7 +40,7 @@ export class Server implements ConnectionHost {
       },
       host: options.host,
       password: options.password,
-      dataFile: engine.store.path,
+      dataFile: engine.driver.location,
       durability: options.durability,
       clientCount: () => connections.size,
       clientList: (): Session[] => [...connections],

@@ -1,7 +1,8 @@
 // A consistent copy of a live ezra.db: VACUUM INTO from a read-only connection reads one
 // snapshot (WAL lets the server keep writing meanwhile), then the copy is checked on its own.
 import { Database } from "bun:sqlite";
-import { SCHEMA_VERSION, StoreError } from "./store.ts";
+import { StorageError } from "../driver.ts";
+import { SCHEMA_VERSION } from "./driver.ts";
 
 // How long the copy waits for a lock the server holds briefly (a checkpoint), in ms.
 const BUSY_TIMEOUT_MS = 10_000;
@@ -21,7 +22,7 @@ export function snapshot(dbPath: string, outPath: string): SnapshotFacts {
     source.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     const version = (source.query("PRAGMA user_version").get() as { user_version: number }).user_version;
     if (version === 0 || version > SCHEMA_VERSION) {
-      throw new StoreError(`${dbPath} is not an ezra database this version can copy (schema version ${version})`);
+      throw new StorageError("NOT_EZRA", `${dbPath} is not an ezra database this version can copy (schema version ${version})`);
     }
     source.query("VACUUM INTO ?1").run(outPath);
   } finally {

@@ -1,7 +1,7 @@
 // Statements for reading entries without claiming them (XRANGE, XREAD) and for the keyspace
 // (which queues exist, DEL). Each one walks the tasks_by_id index (queue, ms, seq).
 import type { Database } from "bun:sqlite";
-import type { TaskRow } from "./store.ts";
+import type { TaskRow } from "./statements.ts";
 
 /** The SQL text of every statement, exported so a test can check each plan uses an index. */
 export const READ_SQL = {

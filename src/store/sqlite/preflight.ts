@@ -3,8 +3,7 @@
 // left byte-identical (opening a foreign WAL database read-write would checkpoint it on close).
 import { Database } from "bun:sqlite";
 import { accessSync, constants, existsSync, statSync } from "node:fs";
-// Only used inside functions, so the import cycle with store.ts is harmless.
-import { StoreError } from "./store.ts";
+import { StorageError } from "../driver.ts";
 
 /** Throws when ezra could not create or write ezra.db, its -wal/-shm files, or ezra.lock here. */
 export function checkWritable(dataDir: string, dbPath: string): void {
@@ -13,7 +12,8 @@ export function checkWritable(dataDir: string, dbPath: string): void {
     if (existsSync(dbPath)) accessSync(dbPath, constants.R_OK | constants.W_OK);
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code === "EROFS" ? "on a read-only file system" : "not writable by this user";
-    throw new StoreError(
+    throw new StorageError(
+      "NOT_WRITABLE",
       `${(err as NodeJS.ErrnoException).path ?? dataDir} is ${reason}: ezra writes ezra.db and its -wal/-shm files there`,
     );
   }
@@ -30,14 +30,14 @@ export function inspectExisting(dbPath: string, schemaVersion: number): void {
     version = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
     tables = (db.query("SELECT count(*) AS n FROM sqlite_master").get() as { n: number }).n;
   } catch (err) {
-    throw new StoreError(`${dbPath} cannot be read as an SQLite database: ${(err as Error).message}`);
+    throw new StorageError("UNREADABLE", `${dbPath} cannot be read as an SQLite database: ${(err as Error).message}`);
   } finally {
     db?.close();
   }
   if (version === 0 && tables > 0) {
-    throw new StoreError(`${dbPath} is not an ezra database (it has tables but no ezra schema version); move it away or use another --data-dir`);
+    throw new StorageError("NOT_EZRA", `${dbPath} is not an ezra database (it has tables but no ezra schema version); move it away or use another --data-dir`);
   }
   if (version > schemaVersion) {
-    throw new StoreError(`${dbPath} has schema version ${version}, newer than this ezra (${schemaVersion}); upgrade ezra`);
+    throw new StorageError("NEWER_SCHEMA", `${dbPath} has schema version ${version}, newer than this ezra (${schemaVersion}); upgrade ezra`);
   }
 }

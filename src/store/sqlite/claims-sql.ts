@@ -3,7 +3,7 @@
 // order and filter the group there: in-flight tasks are few (workers x COUNT), and an index of
 // their own would cost every claim and ack (measured: 10-20% of claim+ack throughput).
 import type { Database } from "bun:sqlite";
-import type { TaskRow } from "./store.ts";
+import type { TaskRow } from "./statements.ts";
 
 export interface PendingRow {
   ms: number;

@@ -1,0 +1,13 @@
+// Picks and opens the storage driver for a data dir: the one place the engine's callers name a
+// database. SQLite is the only driver today; a later one (PostgreSQL) is chosen here too.
+import type { Driver, Durability } from "./driver.ts";
+import { SqliteDriver } from "./sqlite/driver.ts";
+
+export interface StorageOptions {
+  dataDir: string;
+  durability: Durability;
+}
+
+export function openStorage(options: StorageOptions): Driver {
+  return new SqliteDriver(options.dataDir, options.durability);
+}
