@@ -8,7 +8,7 @@
 // there, and no task whose XACK count came back is delivered again. --durability normal may lose
 // the last commits; this test measures how many (one printed line) and only requires that ezra
 // restarts on an intact database. A self-test first shows that the filesystem really forgets, and
-// a `test.failing` pins a known ezra bug (a cut between the first start and the first write).
+// a cut between the first start and the first write (once a bug) must leave a data dir ezra starts on.
 //
 // Tasks are tracked by a unique `u` field, not by id: after a cut in `normal` mode an id may be
 // handed out again to another task. Needs fusermount3, python3-fusepy and permission to mount FUSE
@@ -462,17 +462,12 @@ describe.skipIf(!haveFuse)("power loss (lossyfs)", () => {
     }
   }, 30_000);
 
-  // A known ezra bug, left for the storage code's owners (this test flips when it is fixed; then
-  // drop `.failing`). ezra creates ezra.db in SQLite's rollback-journal mode and then switches it
-  // to WAL; SQLite fsyncs the directory after a journal is created but not after it is deleted
-  // (only synchronous=EXTRA does), and nothing else fsyncs the data dir until the first write
-  // commit creates ezra.db-wal. A power cut in that window brings ezra.db-journal back as a hot
-  // journal, and ezra's read-only preflight cannot roll it back: the restart refuses with
-  // "ezra.db cannot be read as an SQLite database: attempt to write a readonly database"
-  // (SQLITE_READONLY_ROLLBACK), exit 1. A read-write open rolls it back and works. The test
-  // checks only the restart, so that any fix (WAL before the schema, EXTRA for the switch, an
-  // fsync of the data dir, a preflight that lets the journal roll back) flips it.
-  test.failing("a power cut after ezra's first start, before any write, leaves a data dir ezra starts on", async () => {
+  // Once a bug: ezra created ezra.db in rollback-journal mode and then switched it to WAL, and
+  // SQLite does not sync the directory when the journal is deleted; a power cut before the
+  // first write brought ezra.db-journal back as a hot journal the read-only preflight could not
+  // roll back (exit 1, "attempt to write a readonly database"). Now the driver switches to WAL
+  // before the schema and syncs the data dir after opening.
+  test("a power cut after ezra's first start, before any write, leaves a data dir ezra starts on", async () => {
     const disk = new LossyDisk();
     let server: EzraProcess | null = null;
     try {
