@@ -1,10 +1,11 @@
 // `ezra backup [--data-dir DIR] --out FILE`: a consistent online copy of DIR/ezra.db while the
 // server runs (no ezra.lock needed). Written beside FILE, checked, synced, then linked into place.
-import { closeSync, existsSync, fsyncSync, linkSync, openSync, rmSync, statSync } from "node:fs";
+import { existsSync, linkSync, rmSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { type ArgsDef, defineCommand } from "citty";
 import { CliError, helpText, strict } from "./argv.ts";
 import { ConfigError, defaultDataDir } from "./config.ts";
+import { syncPath } from "./store/fsync.ts";
 import { snapshot } from "./store/sqlite/snapshot.ts";
 
 export class BackupError extends Error {
@@ -20,15 +21,6 @@ export class BackupError extends Error {
 const MiB = 1024 * 1024;
 const sizeOf = (path: string) => (existsSync(path) ? statSync(path).size : 0);
 const mib = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
-
-function syncPath(path: string): void {
-  const fd = openSync(path, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /**
  * Copies `dataDir`/ezra.db to `out`; reports each step through `say`. Throws BackupError.

@@ -2,7 +2,7 @@
 // answers the Driver interface with statements prepared once (statements.ts, claims-sql.ts,
 // reads-sql.ts). Database errors leave here as StorageError, never as SQLite's own type.
 import { Database, SQLiteError, type Statement } from "bun:sqlite";
-import { closeSync, existsSync, fsyncSync, openSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import {
   type ConsumerRecord,
@@ -21,6 +21,7 @@ import {
   type TaskState,
   type Takeover,
 } from "../driver.ts";
+import { syncPath } from "../fsync.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import { type ClaimStatements, prepareClaims } from "./claims-sql.ts";
 import { checkWritable, inspectExisting } from "./preflight.ts";
@@ -63,7 +64,7 @@ export class SqliteDriver implements Driver {
       migrate(this.db, this.location);
       // The new names (ezra.db, -wal, -shm, ezra.lock) survive a power cut only once their
       // directory is synced; SQLite syncs it for the WAL's creation, not for the database's.
-      syncDirectory(dataDir);
+      syncPath(dataDir);
       // The checkpointer thread keeps the WAL short; this in-turn auto-checkpoint is only its
       // backstop, so it is set high (64 MiB of WAL): at 4000 pages it still fired under load,
       // stalling turns (8x8, normal: ~33.6k -> ~37.5k tasks/s with 16000).
@@ -435,15 +436,6 @@ function takeDataDirLock(dataDir: string): Database {
     throw new StorageError("LOCKED", `another ezra server is already using data dir ${dataDir} (ezra.lock is held)`);
   }
   return lock;
-}
-
-function syncDirectory(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 function migrate(db: Database, path: string): void {
