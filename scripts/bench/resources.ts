@@ -1,11 +1,11 @@
-// Resource measures: RSS of an idle server and per idle connection, CPU of an idle server
-// holding blocked readers, and ezra's start-up time and bytes per task with a big database.
+// Resource measures: RSS of an idle server, per idle connection and per waiting task, CPU of
+// an idle server holding blocked readers, and ezra's start-up time and bytes per task with a big
+// database of tasks in every state.
 import { statSync } from "node:fs";
 import { join } from "node:path";
-import { Engine } from "../../src/queue/engine.ts";
-import { openStorage } from "../../src/store/open.ts";
 import { RespClient } from "./client.ts";
 import { cpuSeconds, type RunningServer, removeDir, rssBytes, startServer, type TargetSpec, tempDir } from "./servers.ts";
+import { claimMany, createGroup, fill } from "./workload.ts";
 
 /** Connections opened at once while building up the idle-connection count (stays under listen backlogs). */
 const CONNECT_BATCH = 200;
@@ -30,22 +30,36 @@ async function openIdle(port: number, n: number): Promise<RespClient[]> {
   return clients;
 }
 
-export async function memory(server: RunningServer, connections: number) {
+/** RSS idle, with `connections` idle connections, then (connections closed) with `tasks` tasks waiting in a group. */
+export async function memory(server: RunningServer, connections: number, tasks: number, payloadBytes: number, deadlineMs: number) {
   await Bun.sleep(SETTLE_MS);
   const idleRssBytes = rssBytes(server.pid);
   const clients = await openIdle(server.port, connections);
+  let rssWithConnectionsBytes: number;
   try {
     await Bun.sleep(SETTLE_MS);
-    const rssWithConnectionsBytes = rssBytes(server.pid);
-    return {
-      idleRssBytes,
-      connections,
-      rssWithConnectionsBytes,
-      bytesPerConnection: Math.round((rssWithConnectionsBytes - idleRssBytes) / connections),
-    };
+    rssWithConnectionsBytes = rssBytes(server.pid);
   } finally {
     for (const c of clients) c.close();
   }
+  await Bun.sleep(SETTLE_MS);
+  // The baseline for tasks is taken after the connections closed: memory they held may not go back.
+  const rssBeforeTasksBytes = rssBytes(server.pid);
+  await createGroup(server.port, "memory");
+  await fill(server.port, "memory", tasks, payloadBytes, deadlineMs);
+  await Bun.sleep(SETTLE_MS);
+  const rssWithTasksBytes = rssBytes(server.pid);
+  return {
+    idleRssBytes,
+    connections,
+    rssWithConnectionsBytes,
+    bytesPerConnection: Math.round((rssWithConnectionsBytes - idleRssBytes) / connections),
+    waitingTasks: tasks,
+    payloadBytes,
+    rssBeforeTasksBytes,
+    rssWithTasksBytes,
+    bytesPerWaitingTask: Math.round((rssWithTasksBytes - rssBeforeTasksBytes) / tasks),
+  };
 }
 
 /** CPU seconds the server burns over `seconds` while `clients` readers sit in XREADGROUP BLOCK 0. */
@@ -68,39 +82,31 @@ export async function idleCpu(server: RunningServer, clients: number, seconds: n
   }
 }
 
-const BUILD_BATCH = 50_000;
+/** Shares of a startup database that are claimed (in flight) and acked (done); the rest wait. */
+const IN_FLIGHT_SHARE = 0.1;
+const DONE_SHARE = 0.1;
 
 /**
- * Builds a database of `tasks` tasks (`inFlight` of them claimed) through ezra's own engine in
- * this process, so every row is a valid ezra task; returns the data dir.
+ * Builds a data dir of `tasks` tasks in mixed states through `target` itself, over the protocol
+ * (so the bench needs nothing from src/): fill queue `work`, then claim and ack 10% (done, kept
+ * by the 1 h retention), then claim 10% more and leave them unacked (in flight); the rest wait.
  */
-export function buildDatabase(tasks: number, inFlight: number, payloadBytes: number): { dataDir: string; buildSeconds: number } {
+export async function buildDatabase(target: TargetSpec, tasks: number, payloadBytes: number, deadlineMs: number) {
   const dataDir = tempDir("ezra-bench-startup-");
   const began = performance.now();
-  const engine = new Engine({
-    driver: openStorage({ dataDir, durability: "normal" }),
-    visibilityTimeoutMs: 3_600_000,
-    maxAttempts: 3,
-    retentionMs: 3_600_000,
-    blockedClientsMax: 1,
-  });
-  const fields = [new TextEncoder().encode("payload"), new Uint8Array(payloadBytes).fill(120)];
-  const inTurn = (work: () => void) => {
-    engine.turn.enter();
-    work();
-    engine.turn.finish();
-    if (engine.turn.failure) throw engine.turn.failure;
-  };
-  for (let done = 0; done < tasks; done += BUILD_BATCH) {
-    inTurn(() => {
-      for (let i = done; i < Math.min(tasks, done + BUILD_BATCH); i++) engine.push("work", { kind: "auto" }, fields);
-    });
+  const done = Math.floor(tasks * DONE_SHARE);
+  const inFlight = Math.floor(tasks * IN_FLIGHT_SHARE);
+  const server = await startServer(target, dataDir);
+  try {
+    await createGroup(server.port, "work");
+    await fill(server.port, "work", tasks, payloadBytes, deadlineMs);
+    // Done first: claims after the in-flight ones could get back in-flight tasks whose lease ran out.
+    await claimMany(server.port, "work", done, payloadBytes, true, "done");
+    await claimMany(server.port, "work", inFlight, payloadBytes, false, "worker");
+  } finally {
+    await server.stop();
   }
-  for (let claimed = 0; claimed < inFlight; claimed += BUILD_BATCH) {
-    inTurn(() => engine.claim("work", "g", "worker", Math.min(BUILD_BATCH, inFlight - claimed), false));
-  }
-  engine.close();
-  return { dataDir, buildSeconds: (performance.now() - began) / 1000 };
+  return { dataDir, buildSeconds: (performance.now() - began) / 1000, waiting: tasks - done - inFlight, inFlight, done };
 }
 
 function fileBytes(path: string): number {
@@ -112,11 +118,11 @@ function fileBytes(path: string): number {
 }
 
 /** ezra's time from spawn to its first PONG, with an empty database and with the big one. */
-export async function startup(target: TargetSpec, tasks: number, inFlight: number, payloadBytes: number) {
+export async function startup(target: TargetSpec, tasks: number, payloadBytes: number, deadlineMs: number) {
   const empty = await startServer(target);
   const emptyStartMs = empty.startMs;
   await empty.stop();
-  const { dataDir, buildSeconds } = buildDatabase(tasks, inFlight, payloadBytes);
+  const { dataDir, buildSeconds, waiting, inFlight, done } = await buildDatabase(target, tasks, payloadBytes, deadlineMs);
   const dbBytes = fileBytes(join(dataDir, "ezra.db")) + fileBytes(join(dataDir, "ezra.db-wal"));
   try {
     const big = await startServer(target, dataDir);
@@ -124,7 +130,9 @@ export async function startup(target: TargetSpec, tasks: number, inFlight: numbe
     await big.stop();
     return {
       tasks,
+      waiting,
       inFlight,
+      done,
       payloadBytes,
       buildSeconds: Number(buildSeconds.toFixed(1)),
       emptyStartMs: Math.round(emptyStartMs),

@@ -1,11 +1,15 @@
 // The "lifecycle" workload, identical for every server: P producers XADD N tasks (each keeps up
 // to 64 commands in flight), C consumers loop XREADGROUP COUNT K BLOCK 1000 + XACK until all N
-// are acked. Also the push-only and backlog (push everything, then drain) variants.
+// are acked. Also the push-only and backlog (push everything, then drain) variants, a fast
+// fill for building big queues, and a one-at-a-time latency probe that runs beside a load.
 import { Blob, encode, type Reply, ReplyError, RespClient } from "./client.ts";
 
 export const IN_FLIGHT_PER_PRODUCER = 64;
+/** Filling a big queue (backlog, memory, startup) is not a measure of latency: a deeper pipeline fills faster. */
+export const FILL_CONNECTIONS = 8;
+export const FILL_IN_FLIGHT = 256;
 const BLOCK_MS = 1000;
-const GROUP = "bench";
+export const GROUP = "bench";
 
 export interface WorkloadSpec {
   producers: number;
@@ -60,14 +64,16 @@ async function bounded<T>(clients: RespClient[], deadlineMs: number, what: strin
 }
 
 /** Pushes `total` tasks through `clients`, each keeping up to IN_FLIGHT_PER_PRODUCER in flight. */
-function produce(clients: RespClient[], queue: string, payloadBytes: number, total: number, xaddMs: number[]): Promise<void> {
+function produce(
+  clients: RespClient[], queue: string, payloadBytes: number, total: number, xaddMs: number[], inFlight = IN_FLIGHT_PER_PRODUCER,
+): Promise<void> {
   const command = encode(["XADD", queue, "*", "payload", new Uint8Array(payloadBytes).fill(120)]);
   const done = deferred<void>();
   let left = total;
   let outstanding = 0;
   for (const client of clients) {
     const fill = () => {
-      while (client.inFlight < IN_FLIGHT_PER_PRODUCER && left > 0) {
+      while (client.inFlight < inFlight && left > 0) {
         left--;
         outstanding++;
         const sentAt = performance.now();
@@ -124,7 +130,7 @@ function consume(clients: RespClient[], queue: string, count: number, payloadByt
 }
 
 /** The ids of an XREADGROUP reply for one stream; checks each entry carries the payload. */
-function entryIds(reply: Reply, payloadBytes: number): string[] {
+export function entryIds(reply: Reply, payloadBytes: number): string[] {
   const streams = reply as Reply[][];
   if (!Array.isArray(streams) || !Array.isArray(streams[0])) throw new Error(`XREADGROUP answered ${describe(reply)}`);
   const entries = streams[0][1] as [string, Reply[]][];
@@ -136,7 +142,7 @@ function entryIds(reply: Reply, payloadBytes: number): string[] {
   });
 }
 
-async function createGroup(port: number, queue: string): Promise<void> {
+export async function createGroup(port: number, queue: string): Promise<void> {
   const admin = await RespClient.connect(port);
   try {
     await admin.ok(["XGROUP", "CREATE", queue, GROUP, "0", "MKSTREAM"]);
@@ -159,6 +165,38 @@ export interface LifecycleResult extends DrainResult {
   xaddMs: number[];
 }
 
+/** Pushes `tasks` tasks as fast as the bench can: FILL_CONNECTIONS connections, FILL_IN_FLIGHT XADDs in flight on each. */
+export async function fill(port: number, queue: string, tasks: number, payloadBytes: number, deadlineMs: number): Promise<PushResult> {
+  const producers = await connectAll(port, FILL_CONNECTIONS);
+  const xaddMs: number[] = [];
+  const startedAt = performance.now();
+  await bounded(producers, deadlineMs, "fill", produce(producers, queue, payloadBytes, tasks, xaddMs, FILL_IN_FLIGHT));
+  return { seconds: (performance.now() - startedAt) / 1000, xaddMs };
+}
+
+/**
+ * Claims `tasks` tasks for one consumer in reads of up to 10,000 (ezra's XREADGROUP COUNT cap)
+ * and, when `ack`, acks each read's tasks: moves part of a filled queue to in flight or done.
+ */
+export async function claimMany(port: number, queue: string, tasks: number, payloadBytes: number, ack: boolean, consumer: string): Promise<void> {
+  const client = await RespClient.connect(port);
+  try {
+    for (let left = tasks; left > 0; ) {
+      const count = Math.min(10_000, left);
+      const reply = await client.call(["XREADGROUP", "GROUP", GROUP, consumer, "COUNT", String(count), "STREAMS", queue, ">"]);
+      if (reply === null) throw new Error(`claim: the queue ran out with ${left} still to claim`);
+      const ids = entryIds(reply, payloadBytes);
+      left -= ids.length;
+      if (ack) {
+        const acked = await client.call(["XACK", queue, GROUP, ...ids]);
+        if (acked !== ids.length) throw new Error(`XACK of ${ids.length} ids answered ${describe(acked)}`);
+      }
+    }
+  } finally {
+    client.close();
+  }
+}
+
 /** Producers and consumers at once, until every task is acked. */
 export async function lifecycle(port: number, queue: string, spec: WorkloadSpec, deadlineMs: number): Promise<LifecycleResult> {
   await createGroup(port, queue);
@@ -175,10 +213,10 @@ export async function lifecycle(port: number, queue: string, spec: WorkloadSpec,
   return { ...drain, seconds: (performance.now() - startedAt) / 1000, pushSeconds, xaddMs };
 }
 
-/** Pushes everything first, then drains: how the pop rate holds up from a deep queue to a shallow one. */
+/** Fills the queue first (as fast as possible), then drains: how the pop rate holds up from a deep queue to a shallow one. */
 export async function backlog(port: number, queue: string, spec: WorkloadSpec, deadlineMs: number) {
   await createGroup(port, queue);
-  const push = await pushOnly(port, queue, spec, deadlineMs);
+  const push = await fill(port, queue, spec.tasks, spec.payloadBytes, deadlineMs);
   const consumers = await connectAll(port, spec.consumers);
   const drain = await bounded(consumers, deadlineMs, "drain", consume(consumers, queue, spec.count, spec.payloadBytes, spec.tasks));
   return { push, drain };
@@ -197,4 +235,51 @@ export function rateBetween(marks: number[], from: number, to: number): number {
   }
   if (a < 0 || b <= a) return Number.NaN;
   return (marks[b] - marks[a]) / ((marks[b + 1] - marks[a + 1]) / 1000);
+}
+
+export interface ProbeResult {
+  /** One sample per XADD → XREADGROUP COUNT 1 → XACK cycle, and per command of it, in ms. */
+  cycleMs: number[];
+  xaddMs: number[];
+  readMs: number[];
+  ackMs: number[];
+}
+
+/**
+ * One extra client on its own queue: XADD, then XREADGROUP COUNT 1, then XACK, each sent only
+ * after the previous reply, until `stop` settles. Its own queue so it never takes the load's tasks;
+ * the same server, so it waits behind the load's commits like any client would.
+ */
+export async function latencyProbe(port: number, queue: string, payloadBytes: number, stop: Promise<unknown>): Promise<ProbeResult> {
+  await createGroup(port, queue);
+  const client = await RespClient.connect(port);
+  const result: ProbeResult = { cycleMs: [], xaddMs: [], readMs: [], ackMs: [] };
+  let stopped = false;
+  const halt = () => {
+    stopped = true;
+  };
+  stop.then(halt, halt);
+  const add = encode(["XADD", queue, "*", "payload", new Uint8Array(payloadBytes).fill(120)]);
+  const read = encode(["XREADGROUP", "GROUP", GROUP, "probe", "COUNT", "1", "STREAMS", queue, ">"]);
+  try {
+    while (!stopped) {
+      const t0 = performance.now();
+      const id = await send(client, add);
+      const t1 = performance.now();
+      if (typeof id !== "string") throw new Error(`probe XADD answered ${describe(id)}`);
+      const ids = entryIds(await send(client, read), payloadBytes);
+      const t2 = performance.now();
+      if (ids.length !== 1 || ids[0] !== id) throw new Error(`probe XREADGROUP returned ${JSON.stringify(ids)}, expected [${id}]`);
+      const ack = await send(client, encode(["XACK", queue, GROUP, id]));
+      const t3 = performance.now();
+      if (ack !== 1) throw new Error(`probe XACK answered ${describe(ack)}`);
+      result.xaddMs.push(t1 - t0);
+      result.readMs.push(t2 - t1);
+      result.ackMs.push(t3 - t2);
+      result.cycleMs.push(t3 - t0);
+    }
+  } finally {
+    client.close();
+  }
+  return result;
 }
