@@ -3,8 +3,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { CLAIM_SQL } from "../src/store/sqlite/claims-sql.ts";
-import schema from "../src/store/sqlite/schema.sql" with { type: "text" };
 import { connectPlain, type PlainClient } from "./helpers/plain-client.ts";
 import { type EzraProcess, removeDir, startEzra } from "./helpers/servers.ts";
 
@@ -241,18 +239,4 @@ test("XAUTOCLAIM errors", async () => {
   await expect(call("XAUTOCLAIM", "ae", "g", "w", 0, "0", "BOGUS")).rejects.toThrow("ERR syntax error");
   await expect(call("XAUTOCLAIM", "ae", "nope", "w", 0, "0")).rejects.toThrow("NOGROUP No such key 'ae' or consumer group 'nope'");
   await expect(call("XAUTOCLAIM", "missing", "g", "w", 0, "0")).rejects.toThrow("NOGROUP No such key 'missing' or consumer group 'g'");
-});
-
-test("every claims statement is served by an index", () => {
-  const mem = new Database(":memory:");
-  mem.exec(schema);
-  for (const [name, sql] of Object.entries(CLAIM_SQL)) {
-    if (name === "insertConsumer") continue;
-    const plan = (mem.query(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((row) => row.detail);
-    // Grouping in-flight tasks by consumer sorts them (one entry per consumer); nothing else may sort or scan.
-    const allowed = name === "pendingByConsumer" ? /^SCAN/ : /^SCAN|TEMP B-TREE/;
-    expect({ name, plan: plan.filter((d) => allowed.test(d)) }).toEqual({ name, plan: [] });
-    expect({ name, usesIndex: plan.some((d) => /USING (COVERING )?INDEX|PRIMARY KEY/.test(d)) }).toEqual({ name, usesIndex: true });
-  }
-  mem.close();
 });

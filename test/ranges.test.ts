@@ -1,9 +1,6 @@
 // XRANGE, XREVRANGE, XREAD (incl. blocked) and XTRIM against a real ezra server with ioredis;
 // plus the index check: every statement of store/reads-sql.ts is served by an index.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Database } from "bun:sqlite";
-import { READ_SQL } from "../src/store/sqlite/reads-sql.ts";
-import schema from "../src/store/sqlite/schema.sql" with { type: "text" };
 import { connectPlain, type PlainClient, waitBlocked } from "./helpers/plain-client.ts";
 import { type EzraProcess, removeDir, startEzra } from "./helpers/servers.ts";
 
@@ -160,19 +157,4 @@ test("XTRIM argument errors are Redis's", async () => {
     [["MAXLEN", 1, "foo"], "ERR syntax error"],
   ];
   for (const [args, message] of cases) await expect(call("XTRIM", "tr", ...args)).rejects.toThrow(message);
-});
-
-test("every reads-sql statement is served by an index (EXPLAIN QUERY PLAN)", () => {
-  const db = new Database(":memory:");
-  db.exec(schema);
-  for (const [name, sql] of Object.entries(READ_SQL)) {
-    const params = Math.max(0, ...[...sql.matchAll(/\?(\d)/g)].map((m) => Number(m[1])));
-    const plan = (db.query(`EXPLAIN QUERY PLAN ${sql}`).all(...Array(params).fill(1)) as { detail: string }[])
-      .map((row) => row.detail)
-      .join("; ");
-    // Each table is reached through an index; only a subquery's own result may be scanned.
-    expect({ name, plan }).toEqual({ name, plan: expect.stringMatching(/SEARCH \w+ USING (COVERING )?(INDEX|PRIMARY KEY)/) });
-    expect({ name, plan }).not.toEqual({ name, plan: expect.stringMatching(/SCAN (tasks|groups|consumers|queues)\b|TEMP B-TREE/) });
-  }
-  db.close();
 });

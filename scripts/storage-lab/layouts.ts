@@ -2,7 +2,7 @@
 // three styles: one statement per task ("row"), 16 keys per statement as a VALUES list
 // ("values"), or 16 keys per statement as a JSON array read by json_each ("json"); "mixed" is
 // multi-row INSERTs (as values) with one claim or ack statement per task (as row).
-// Layout a is today's schema (read from src/store/sqlite/schema.sql) driven the way src/store drives it.
+// Layout a is today's schema (read from src/store/sqlite/migrations/v1.sql) driven the way src/store drives it.
 import { Database } from "bun:sqlite";
 import { readFileSync } from "node:fs";
 
@@ -24,7 +24,7 @@ export const KEYS_PER_STATEMENT = 16;
 /** Rows per multi-row INSERT in the set styles. */
 export const ROWS_PER_INSERT = 64;
 
-const SCHEMA_A = readFileSync(new URL("../../src/store/sqlite/schema.sql", import.meta.url), "utf8");
+const SCHEMA_A = readFileSync(new URL("../../src/store/sqlite/migrations/v1.sql", import.meta.url), "utf8");
 
 // Mutable small columns first, the payload last: SQLite reads a row's columns in order.
 export const DDL: Record<Exclude<Layout, "a">, string> = {

@@ -6,8 +6,10 @@ import { SqliteDriver } from "./sqlite/driver.ts";
 export interface StorageOptions {
   dataDir: string;
   durability: Durability;
+  /** Lines about long start-up work (a schema migration), for the server's log. */
+  progress?: (line: string) => void;
 }
 
 export function openStorage(options: StorageOptions): Driver {
-  return new SqliteDriver(options.dataDir, options.durability);
+  return new SqliteDriver(options.dataDir, options.durability, options.progress);
 }

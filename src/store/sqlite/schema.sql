@@ -1,8 +1,11 @@
--- ezra's database schema, version 1 (PRAGMA user_version = 1).
--- One row per task in `tasks`; a person can read it with any SQLite browser.
+-- ezra's database schema, version 2 (PRAGMA user_version = 2). docs/storage.md explains it.
+-- A task is two rows keyed by its id: its payload, written once, and its state, rewritten by
+-- claims, acks and nacks. People read the `tasks` view at the end (docs/inspection.md).
 
 CREATE TABLE queues (
-  name               TEXT PRIMARY KEY,
+  -- Tasks are filed under a key: id * 2 for the queue, id * 2 + 1 for its dead view <name>::dead.
+  id                 INTEGER PRIMARY KEY,
+  name               TEXT NOT NULL UNIQUE,
   last_ms            INTEGER NOT NULL DEFAULT 0,   -- last id handed out, so ids never go back
   last_seq           INTEGER NOT NULL DEFAULT 0,
   visibility_timeout_ms INTEGER,                   -- NULL: the server-wide default
@@ -29,30 +32,88 @@ CREATE TABLE consumers (
   PRIMARY KEY (queue, grp, name)
 ) WITHOUT ROWID;
 
-CREATE TABLE tasks (
-  queue         TEXT NOT NULL,
-  ms            INTEGER NOT NULL,                  -- id = ms-seq, as in Redis streams
+-- Written once by the push; a dead task keeps its payload row (same queue id, same task id).
+CREATE TABLE task_payloads (
+  queue_id    INTEGER NOT NULL,
+  ms          INTEGER NOT NULL,                    -- id = ms-seq, as in Redis streams
+  seq         INTEGER NOT NULL,
+  created_at  INTEGER NOT NULL,
+  fields      BLOB NOT NULL,                       -- TEXT: JSON array [f1, v1, ...] when all fields are UTF-8, else a binary field list
+  PRIMARY KEY (queue_id, ms, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE task_state (
+  key           INTEGER NOT NULL,                  -- queues.id * 2, + 1 in the dead view
+  ms            INTEGER NOT NULL,
   seq           INTEGER NOT NULL,
-  -- Spelled with OR, not IN (...): SQLite builds a temporary b-tree for an IN list on every
-  -- row written, which made each insert and status change ~40% slower.
-  status        TEXT NOT NULL CHECK (status = 'available' OR status = 'in_flight' OR status = 'done' OR status = 'dead'),
-  fields        BLOB NOT NULL,                     -- TEXT: JSON array [f1, v1, ...] when all fields are UTF-8, else a binary field list
+  status        INTEGER NOT NULL,                  -- 0 available, 1 in_flight, 2 done, 3 dead
   attempts      INTEGER NOT NULL DEFAULT 0,        -- deliveries so far
   max_attempts  INTEGER,                           -- NULL: the queue's setting
+  priority      INTEGER NOT NULL DEFAULT 0,        -- reserved for priorities (higher first)
+  run_at        INTEGER,                           -- reserved for scheduled tasks: not before this
+  unique_key    BLOB,                              -- reserved for unique tasks
   worker        TEXT,                              -- consumer holding (or last holding) the task
   grp           TEXT,                              -- group it was claimed through
   lease_until   INTEGER,                           -- in_flight: when the lease runs out (ms since epoch)
-  expires_at    INTEGER,                           -- ttl: when the task is removed whatever its state
-  purge_at      INTEGER,                           -- done: when retention deletes it
-  last_error    TEXT,
-  created_at    INTEGER NOT NULL,
   delivered_at  INTEGER,
-  finished_at   INTEGER
-);
+  finished_at   INTEGER,
+  purge_at      INTEGER,                           -- done: when retention deletes it
+  expires_at    INTEGER,                           -- ttl: when the task is removed whatever its state
+  last_error    TEXT,
+  result        BLOB,                              -- reserved for results
+  progress      BLOB,                              -- reserved for progress reports
+  PRIMARY KEY (key, ms, seq)
+) WITHOUT ROWID;
 
-CREATE UNIQUE INDEX tasks_by_id ON tasks (queue, ms, seq);
--- The claim query walks this index in id order within one queue and status.
-CREATE INDEX tasks_by_status ON tasks (queue, status, ms, seq);
-CREATE INDEX tasks_lease ON tasks (lease_until) WHERE status = 'in_flight';
-CREATE INDEX tasks_purge ON tasks (purge_at) WHERE status = 'done';
-CREATE INDEX tasks_expiry ON tasks (expires_at) WHERE expires_at IS NOT NULL;
+-- Each secondary index serves a command that cannot be answered otherwise; each is partial,
+-- so a task is in it only while in that state (test/drivers/sqlite-plans.test.ts checks the
+-- plans, docs/storage.md the cost). Conditions spelled with OR, not IN: see v1.
+-- Claims: the next waiting task of a key, in id order (dead tasks wait in the dead view's key);
+-- status is in it so counting waiting tasks reads the index alone.
+CREATE INDEX task_waiting ON task_state (key, ms, seq, status) WHERE status = 0 OR status = 3;
+-- XPENDING, XCLAIM, XAUTOCLAIM and lease expiry: the few tasks in flight (with their lease
+-- end, so the expiry sweep reads only this index).
+CREATE INDEX task_held ON task_state (key, grp, ms, seq, lease_until) WHERE status = 1;
+-- Retention: done tasks by the time they are purged.
+CREATE INDEX task_done ON task_state (purge_at) WHERE status = 2;
+-- TTL: only tasks pushed with one.
+CREATE INDEX task_expiry ON task_state (expires_at) WHERE expires_at IS NOT NULL;
+
+-- For people: one row per task with names, states and times spelled out.
+CREATE VIEW tasks AS
+SELECT
+  q.name || CASE WHEN s.key & 1 THEN '::dead' ELSE '' END AS queue,
+  s.ms || '-' || s.seq AS id,
+  s.ms AS ms,
+  s.seq AS seq,
+  CASE s.status WHEN 0 THEN 'available' WHEN 1 THEN 'in_flight' WHEN 2 THEN 'done' ELSE 'dead' END AS status,
+  p.fields AS fields,
+  s.attempts AS attempts,
+  s.max_attempts AS max_attempts,
+  s.worker AS worker,
+  s.grp AS grp,
+  s.last_error AS last_error,
+  strftime('%Y-%m-%dT%H:%M:%fZ', p.created_at / 1000.0, 'unixepoch') AS created,
+  strftime('%Y-%m-%dT%H:%M:%fZ', s.delivered_at / 1000.0, 'unixepoch') AS delivered,
+  strftime('%Y-%m-%dT%H:%M:%fZ', s.lease_until / 1000.0, 'unixepoch') AS lease_ends,
+  strftime('%Y-%m-%dT%H:%M:%fZ', s.finished_at / 1000.0, 'unixepoch') AS finished,
+  strftime('%Y-%m-%dT%H:%M:%fZ', s.expires_at / 1000.0, 'unixepoch') AS expires,
+  p.created_at AS created_at,
+  s.delivered_at AS delivered_at,
+  s.lease_until AS lease_until,
+  s.finished_at AS finished_at,
+  s.purge_at AS purge_at,
+  s.expires_at AS expires_at,
+  s.priority AS priority,
+  s.run_at AS run_at,
+  s.result AS result,
+  s.progress AS progress
+FROM task_state s
+JOIN queues q ON q.id = s.key >> 1
+JOIN task_payloads p ON p.queue_id = s.key >> 1 AND p.ms = s.ms AND p.seq = s.seq;
+
+-- A task whose state row goes (ack in the dead view, XDEL, trims, ttl, retention, DEL) loses
+-- its payload in the same statement, so no path can leave a payload without its task.
+CREATE TRIGGER task_state_gone AFTER DELETE ON task_state BEGIN
+  DELETE FROM task_payloads WHERE queue_id = old.key >> 1 AND ms = old.ms AND seq = old.seq;
+END;

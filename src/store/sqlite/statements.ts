@@ -1,7 +1,12 @@
 // The task statements of the SQLite driver, prepared once per connection: insert, deliver,
-// ack, release, sweeps and counts over the `tasks` table (schema.sql).
+// ack, release, sweeps and counts over `task_state` and `task_payloads` (schema.sql).
+// A task is filed under an integer key (queue id * 2, + 1 in its dead view) and its state is
+// an integer code (STATUS); driver.ts turns names and state words into these.
 import type { Database } from "bun:sqlite";
 import type { Id, TaskState } from "../driver.ts";
+
+export const STATUS: Record<TaskState, number> = { available: 0, in_flight: 1, done: 2, dead: 3 };
+export const STATE_OF: TaskState[] = ["available", "in_flight", "done", "dead"];
 
 /** A row as the task statements return it. */
 export interface TaskRow extends Id {
@@ -11,6 +16,7 @@ export interface TaskRow extends Id {
 }
 
 export interface QueueRow {
+  id: number;
   name: string;
   last_ms: number;
   last_seq: number;
@@ -23,28 +29,30 @@ export interface QueueRow {
 }
 
 export interface MovedRow {
-  queue: string;
-  status: TaskState;
+  key: number;
+  status: number;
 }
 
-export type ClaimableRow = TaskRow & { rowid: number };
+// A task's payload row, from its state row `s`: same queue id (key >> 1), same task id.
+export const WITH_PAYLOAD = "JOIN task_payloads p ON p.queue_id = s.key >> 1 AND p.ms = s.ms AND p.seq = s.seq";
+const ROW = "s.ms AS ms, s.seq AS seq, p.fields AS fields, s.attempts AS attempts, s.max_attempts AS max_attempts";
 
-const DEAD_SUFFIX_SQL = "substr(queue, -6) = '::dead'";
-// Effective max attempts for a task: its own override, else its queue's, else the default (?1 / $def).
-const MAX_ATTEMPTS_SQL =
-  "COALESCE(max_attempts, (SELECT q.max_attempts FROM queues q WHERE q.name = tasks.queue), $def)";
+// Effective max attempts for a task: its own override, else its queue's, else the default ($def).
+const MAX_ATTEMPTS_SQL = "COALESCE(max_attempts, (SELECT q.max_attempts FROM queues q WHERE q.id = task_state.key >> 1), $def)";
 // A lease that ends (nack, expiry, restart): dead-view tasks go back to dead; others go back to
-// available while attempts remain, else move to the dead view `<queue>::dead`.
+// available while attempts remain, else to dead under the dead view's key.
 const RELEASE_SET_SQL = `
-  status = CASE WHEN ${DEAD_SUFFIX_SQL} OR attempts >= ${MAX_ATTEMPTS_SQL} THEN 'dead' ELSE 'available' END,
-  queue = CASE WHEN NOT ${DEAD_SUFFIX_SQL} AND attempts >= ${MAX_ATTEMPTS_SQL} THEN queue || '::dead' ELSE queue END,
+  status = CASE WHEN key & 1 OR attempts >= ${MAX_ATTEMPTS_SQL} THEN 3 ELSE 0 END,
+  key = CASE WHEN NOT key & 1 AND attempts >= ${MAX_ATTEMPTS_SQL} THEN key | 1 ELSE key END,
   lease_until = NULL, finished_at = $now, last_error = COALESCE($reason, last_error)`;
 
-// CAST: with a bare parameter compared to the indexed text columns, SQLite re-plans the
-// statement on every call (measured 40 us vs 11 us for a one-row claim).
-export const CLAIMABLE_SQL = `SELECT rowid, ms, seq, fields, attempts, max_attempts FROM tasks
-  WHERE queue = CAST(?1 AS TEXT) AND status = CAST(?2 AS TEXT) ORDER BY ms, seq`;
-/** Claim sizes up to this get a statement with the LIMIT written in (see Store.claimable). */
+// The next tasks a claim takes: waiting ones of key ?1 in id order, through task_waiting. A live
+// queue's key holds no dead task and a dead view's no available one, so the key picks which.
+// INDEXED BY: without statistics the planner prefers the primary key (key = ?), which walks
+// every done and in-flight row of the queue before the first waiting one.
+export const CLAIMABLE_SQL = `SELECT ${ROW} FROM task_state s INDEXED BY task_waiting ${WITH_PAYLOAD}
+  WHERE s.key = ?1 AND (s.status = 0 OR s.status = 3) ORDER BY s.ms, s.seq`;
+/** Claim sizes up to this get a statement with the LIMIT written in (see SqliteDriver.claimable). */
 export const LITERAL_LIMIT_MAX = 64;
 
 /** The SQL text of every statement, exported so a test can check the plans of the hot ones. */
@@ -55,55 +63,57 @@ export const TASK_SQL = {
   // Rows changed on this connection so far: tells a turn whether it has written anything yet.
   totalChanges: "SELECT total_changes() AS n",
   allQueues: "SELECT * FROM queues",
-  insertQueue: "INSERT INTO queues (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
-  saveQueueIds: "UPDATE queues SET last_ms = ?2, last_seq = ?3, entries_added = ?4, fields_bytes_max = ?5 WHERE name = ?1",
+  insertQueue: "INSERT INTO queues (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET name = name RETURNING id",
+  saveQueueIds: "UPDATE queues SET last_ms = ?2, last_seq = ?3, entries_added = ?4, fields_bytes_max = ?5 WHERE id = ?1",
+  saveQueueSettings: "UPDATE queues SET visibility_timeout_ms = ?2, max_attempts = ?3, retention_ms = ?4 WHERE id = ?1",
   // Sizes of the next tasks a claim would take, for claims bounded by reply bytes.
-  nextSizes: `SELECT length(CAST(fields AS BLOB)) AS bytes FROM tasks WHERE queue = ?1 AND status = ?2
-       ORDER BY ms, seq LIMIT ?3`,
-  saveQueueSettings: "UPDATE queues SET visibility_timeout_ms = ?2, max_attempts = ?3, retention_ms = ?4 WHERE name = ?1",
-  insertTask: `INSERT INTO tasks (queue, ms, seq, status, fields, max_attempts, expires_at, created_at)
-       VALUES (?1, ?2, ?3, 'available', ?4, ?5, ?6, ?7)`,
-  // A claim is claimable(count) (below), then claimRow per row: measured 4.9 us a task against
-  // 7.5 us for one UPDATE ... WHERE rowid IN (SELECT ...) RETURNING (a temporary table).
-  claimableAny: `${CLAIMABLE_SQL} LIMIT ?3`,
-  claimRow: `UPDATE tasks SET status = ?2, attempts = attempts + ?3, worker = ?4, grp = ?5, lease_until = ?6,
-         delivered_at = ?7, finished_at = ?8, purge_at = ?9
-       WHERE rowid = ?1`,
-  ownPending: `SELECT ms, seq, fields, attempts, max_attempts FROM tasks
-       WHERE queue = ?1 AND status = 'in_flight' AND worker = ?2 AND grp = ?3
-         AND (ms > ?4 OR (ms = ?4 AND seq > ?5))
-       ORDER BY ms, seq LIMIT ?6`,
-  ack: `UPDATE tasks SET status = 'done', lease_until = NULL, finished_at = ?4, purge_at = ?5
-       WHERE queue = ?1 AND ms = ?2 AND seq = ?3 AND status = 'in_flight'`,
-  deleteInFlight: "DELETE FROM tasks WHERE queue = ?1 AND ms = ?2 AND seq = ?3 AND status = 'in_flight'",
-  release: `UPDATE tasks SET ${RELEASE_SET_SQL}
-       WHERE queue = $queue AND ms = $ms AND seq = $seq AND status = 'in_flight'
-       RETURNING queue, status`,
-  releaseExpired: `UPDATE tasks SET ${RELEASE_SET_SQL}
-       WHERE rowid IN (SELECT rowid FROM tasks WHERE status = 'in_flight' AND lease_until <= $now
-                       ORDER BY lease_until LIMIT $limit)
-       RETURNING queue, status`,
-  releaseAllInFlight: `UPDATE tasks SET ${RELEASE_SET_SQL} WHERE status = 'in_flight'`,
-  deleteTask: "DELETE FROM tasks WHERE queue = ?1 AND ms = ?2 AND seq = ?3",
-  taskStatus: "SELECT status FROM tasks WHERE queue = ?1 AND ms = ?2 AND seq = ?3",
-  purgeDone: `DELETE FROM tasks WHERE rowid IN (SELECT rowid FROM tasks WHERE status = 'done' AND purge_at <= ?1
-                                         ORDER BY purge_at LIMIT ?2)`,
-  expireTtl: `DELETE FROM tasks WHERE rowid IN (SELECT rowid FROM tasks WHERE expires_at <= ?1
-                                         ORDER BY expires_at LIMIT ?2)
-       RETURNING queue, status`,
-  nextLease: "SELECT min(lease_until) AS t FROM tasks WHERE status = 'in_flight'",
-  nextPurge: "SELECT min(purge_at) AS t FROM tasks WHERE status = 'done'",
-  nextExpiry: "SELECT min(expires_at) AS t FROM tasks WHERE expires_at IS NOT NULL",
-  countStatus: "SELECT count(*) AS n FROM tasks WHERE queue = ?1 AND status = ?2",
-  countByStatus: "SELECT status, count(*) AS n FROM tasks WHERE queue = ?1 GROUP BY status",
-  firstTask: "SELECT ms, seq, fields, attempts, max_attempts FROM tasks WHERE queue = ?1 ORDER BY ms, seq LIMIT 1",
-  lastTask: "SELECT ms, seq, fields, attempts, max_attempts FROM tasks WHERE queue = ?1 ORDER BY ms DESC, seq DESC LIMIT 1",
+  nextSizes: `SELECT length(CAST(p.fields AS BLOB)) AS bytes FROM task_state s INDEXED BY task_waiting ${WITH_PAYLOAD}
+       WHERE s.key = ?1 AND (s.status = 0 OR s.status = 3) ORDER BY s.ms, s.seq LIMIT ?2`,
+  insertPayload: "INSERT INTO task_payloads (queue_id, ms, seq, created_at, fields) VALUES (?1, ?2, ?3, ?4, ?5)",
+  insertState: "INSERT INTO task_state (key, ms, seq, status, max_attempts, expires_at) VALUES (?1, ?2, ?3, 0, ?4, ?5)",
+  claimableAny: `${CLAIMABLE_SQL} LIMIT ?2`,
+  claimRow: `UPDATE task_state SET status = ?4, attempts = attempts + ?5, worker = ?6, grp = ?7, lease_until = ?8,
+         delivered_at = ?9, finished_at = ?10, purge_at = ?11
+       WHERE key = ?1 AND ms = ?2 AND seq = ?3`,
+  ownPending: `SELECT ${ROW} FROM task_state s INDEXED BY task_held ${WITH_PAYLOAD}
+       WHERE s.key = ?1 AND s.grp = ?3 AND s.status = 1 AND s.worker = ?2 AND (s.ms, s.seq) > (?4, ?5)
+       ORDER BY s.ms, s.seq LIMIT ?6`,
+  ack: `UPDATE task_state SET status = 2, lease_until = NULL, finished_at = ?4, purge_at = ?5
+       WHERE key = ?1 AND ms = ?2 AND seq = ?3 AND status = 1`,
+  deleteInFlight: "DELETE FROM task_state WHERE key = ?1 AND ms = ?2 AND seq = ?3 AND status = 1",
+  release: `UPDATE task_state SET ${RELEASE_SET_SQL}
+       WHERE key = $key AND ms = $ms AND seq = $seq AND status = 1
+       RETURNING key, status`,
+  // In-flight tasks are few (workers x COUNT): walking all of task_held and sorting them by
+  // lease costs less than an index by lease time would cost every claim and ack.
+  releaseExpired: `UPDATE task_state SET ${RELEASE_SET_SQL}
+       WHERE (key, ms, seq) IN (SELECT key, ms, seq FROM task_state WHERE status = 1 AND lease_until <= $now
+                                ORDER BY lease_until LIMIT $limit)
+       RETURNING key, status`,
+  releaseAllInFlight: `UPDATE task_state SET ${RELEASE_SET_SQL} WHERE status = 1`,
+  deleteTask: "DELETE FROM task_state WHERE key = ?1 AND ms = ?2 AND seq = ?3",
+  taskStatus: "SELECT status FROM task_state WHERE key = ?1 AND ms = ?2 AND seq = ?3",
+  purgeDone: `DELETE FROM task_state WHERE (key, ms, seq) IN
+         (SELECT key, ms, seq FROM task_state WHERE status = 2 AND purge_at <= ?1 ORDER BY purge_at LIMIT ?2)`,
+  expireTtl: `DELETE FROM task_state WHERE (key, ms, seq) IN
+         (SELECT key, ms, seq FROM task_state WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)
+       RETURNING key, status`,
+  nextLease: "SELECT min(lease_until) AS t FROM task_state WHERE status = 1",
+  nextPurge: "SELECT min(purge_at) AS t FROM task_state WHERE status = 2",
+  nextExpiry: "SELECT min(expires_at) AS t FROM task_state WHERE expires_at IS NOT NULL",
+  // Counts by state, each through the partial index that holds that state.
+  countWaiting: "SELECT count(*) AS n FROM task_state INDEXED BY task_waiting WHERE key = ?1 AND (status = 0 OR status = 3)",
+  countHeld: "SELECT count(*) AS n FROM task_state INDEXED BY task_held WHERE key = ?1 AND status = 1",
+  // Done tasks have no index by key: XINFO's per-state counts walk the key's rows.
+  countByStatus: "SELECT status, count(*) AS n FROM task_state WHERE key = ?1 GROUP BY status",
+  firstTask: `SELECT ${ROW} FROM task_state s ${WITH_PAYLOAD} WHERE s.key = ?1 ORDER BY s.ms, s.seq LIMIT 1`,
+  lastTask: `SELECT ${ROW} FROM task_state s ${WITH_PAYLOAD} WHERE s.key = ?1 ORDER BY s.ms DESC, s.seq DESC LIMIT 1`,
   // XADD/XTRIM MAXLEN: drop the oldest entries beyond ?2, at most ?3 of them.
-  trimToLength: `DELETE FROM tasks WHERE rowid IN (SELECT rowid FROM tasks WHERE queue = ?1 ORDER BY ms, seq
-         LIMIT min(?3, max(0, (SELECT count(*) FROM tasks WHERE queue = ?1) - ?2)))`,
+  trimToLength: `DELETE FROM task_state WHERE (key, ms, seq) IN (SELECT key, ms, seq FROM task_state WHERE key = ?1 ORDER BY ms, seq
+         LIMIT min(?3, max(0, (SELECT count(*) FROM task_state WHERE key = ?1) - ?2)))`,
   // XADD/XTRIM MINID: drop entries with ids below (?2, ?3), at most ?4 of them.
-  trimBelowId: `DELETE FROM tasks WHERE rowid IN (SELECT rowid FROM tasks WHERE queue = ?1
-         AND (ms < ?2 OR (ms = ?2 AND seq < ?3)) ORDER BY ms, seq LIMIT ?4)`,
+  trimBelowId: `DELETE FROM task_state WHERE (key, ms, seq) IN (SELECT key, ms, seq FROM task_state WHERE key = ?1
+         AND (ms, seq) < (?2, ?3) ORDER BY ms, seq LIMIT ?4)`,
   insertGroup: "INSERT INTO groups (queue, name, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
   groupsOf: "SELECT name, created_at FROM groups WHERE queue = ?1 ORDER BY name",
   touchConsumer: `INSERT INTO consumers (queue, grp, name, seen_at, active_at) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -118,12 +128,13 @@ export function prepareAll(db: Database) {
     rollback: q(TASK_SQL.rollback),
     totalChanges: q<{ n: number }>(TASK_SQL.totalChanges),
     allQueues: q<QueueRow>(TASK_SQL.allQueues),
-    insertQueue: q(TASK_SQL.insertQueue),
+    insertQueue: q<{ id: number }>(TASK_SQL.insertQueue),
     saveQueueIds: q(TASK_SQL.saveQueueIds),
-    nextSizes: q<{ bytes: number }>(TASK_SQL.nextSizes),
     saveQueueSettings: q(TASK_SQL.saveQueueSettings),
-    insertTask: q(TASK_SQL.insertTask),
-    claimableAny: q<ClaimableRow>(TASK_SQL.claimableAny),
+    nextSizes: q<{ bytes: number }>(TASK_SQL.nextSizes),
+    insertPayload: q(TASK_SQL.insertPayload),
+    insertState: q(TASK_SQL.insertState),
+    claimableAny: q<TaskRow>(TASK_SQL.claimableAny),
     claimRow: q(TASK_SQL.claimRow),
     ownPending: q<TaskRow>(TASK_SQL.ownPending),
     ack: q(TASK_SQL.ack),
@@ -132,14 +143,15 @@ export function prepareAll(db: Database) {
     releaseExpired: q<MovedRow>(TASK_SQL.releaseExpired),
     releaseAllInFlight: q(TASK_SQL.releaseAllInFlight),
     deleteTask: q(TASK_SQL.deleteTask),
-    taskStatus: q<{ status: string }>(TASK_SQL.taskStatus),
+    taskStatus: q<{ status: number }>(TASK_SQL.taskStatus),
     purgeDone: q(TASK_SQL.purgeDone),
     expireTtl: q<MovedRow>(TASK_SQL.expireTtl),
     nextLease: q<{ t: number | null }>(TASK_SQL.nextLease),
     nextPurge: q<{ t: number | null }>(TASK_SQL.nextPurge),
     nextExpiry: q<{ t: number | null }>(TASK_SQL.nextExpiry),
-    countStatus: q<{ n: number }>(TASK_SQL.countStatus),
-    countByStatus: q<{ status: string; n: number }>(TASK_SQL.countByStatus),
+    countWaiting: q<{ n: number }>(TASK_SQL.countWaiting),
+    countHeld: q<{ n: number }>(TASK_SQL.countHeld),
+    countByStatus: q<{ status: number; n: number }>(TASK_SQL.countByStatus),
     firstTask: q<TaskRow>(TASK_SQL.firstTask),
     lastTask: q<TaskRow>(TASK_SQL.lastTask),
     trimToLength: q(TASK_SQL.trimToLength),
