@@ -42,6 +42,7 @@ const QUICK_DD_BLOCKS = 200;
 /** Longest any one phase (push, lifecycle, drain) may take before it is reported as a timeout. */
 const PHASE_DEADLINE_MS = 10 * 60_000;
 const QUICK_PHASE_DEADLINE_MS = 60_000;
+const DEADLINE_TASKS_PER_SEC_MIN = 5_000;
 
 function usage(message: string): never {
   process.stderr.write(`bench: ${message}\nusage: bun scripts/bench.ts [--preset ${ALL_PRESETS.join(",")}] ` +
@@ -79,7 +80,8 @@ const nOverride = flags.n === undefined ? null : Number(flags.n);
 if (nOverride !== null && !(Number.isSafeInteger(nOverride) && nOverride > 0)) usage(`--n: expected a positive whole number, got '${flags.n}'`);
 if (servers.some((s) => s.kind === "redis") && !Bun.which("redis-server")) usage("redis-server is not on PATH");
 if (servers.some((s) => s.name.startsWith("ezra-bin")) && !existsSync(flags.binary!)) usage(`--binary: ${flags.binary} does not exist (bun run build)`);
-const deadlineMs = quick ? QUICK_PHASE_DEADLINE_MS : PHASE_DEADLINE_MS;
+/** The phase deadline for `tasks` tasks: the fixed one, or longer for big --n (10M tasks at 5,000/s is 2,000 s). */
+const deadlineFor = (tasks: number) => Math.max(quick ? QUICK_PHASE_DEADLINE_MS : PHASE_DEADLINE_MS, tasks / DEADLINE_TASKS_PER_SEC_MIN * 1000);
 
 // Children die with us, whatever the way out.
 process.on("exit", cleanupAll);
@@ -114,6 +116,7 @@ async function runWorkload(name: string, preset: Preset, target: TargetSpec): Pr
   const spec: WorkloadSpec = { ...shape, tasks: nOverride ?? (quick ? quickTasks : preset.tasks) };
   const server = await startServer(target);
   const base = { preset: name, server: target.name, ...spec };
+  const deadlineMs = deadlineFor(spec.tasks);
   const sampler = target.kind === "ezra" ? sampleWal(server.dataDir) : null;
   try {
     if (name === "backlog") {
@@ -193,7 +196,7 @@ async function runResource(name: string, target: TargetSpec, fileLimit: number):
   if (name === "startup") {
     if (target.kind !== "ezra") return; // a database of ezra tasks; redis has no counterpart
     const tasks = nOverride ?? (quick ? STARTUP_TASKS / 20 : STARTUP_TASKS);
-    emit({ kind: "startup", server: target.name, ...(await startup(target, tasks, 64, deadlineMs)) });
+    emit({ kind: "startup", server: target.name, ...(await startup(target, tasks, 64, deadlineFor(tasks))) });
     return;
   }
   const server = await startServer(target);
@@ -203,7 +206,7 @@ async function runResource(name: string, target: TargetSpec, fileLimit: number):
       const connections = Math.min(wanted, CONNECTIONS_ALLOWED - 50, fileLimit - 200);
       if (connections < wanted) log(`bench: only ${connections} connections (open-file limit ${fileLimit})`);
       const tasks = nOverride ?? (quick ? MEMORY_TASKS / 50 : MEMORY_TASKS);
-      emit({ kind: "memory", server: target.name, ...(await memory(server, connections, tasks, 64, deadlineMs)) });
+      emit({ kind: "memory", server: target.name, ...(await memory(server, connections, tasks, 64, deadlineFor(tasks))) });
     } else {
       const seconds = quick ? 2 : IDLE_CPU_SECONDS;
       const r = await idleCpu(server, BLOCKED_CLIENTS, seconds);

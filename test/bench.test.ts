@@ -1,8 +1,10 @@
-// The benchmark's own parts: its RESP client parses replies split anywhere, its rate and
-// percentile helpers, and a tiny end-to-end run of scripts/bench.ts that emits JSON lines.
+// The benchmark's own parts: its RESP client parses replies split anywhere, its rate, percentile
+// and dd helpers, and tiny end-to-end runs of scripts/bench.ts (every preset) that emit JSON
+// lines with the fields each preset documents. Shapes only: no timing is asserted.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Blob, encode, type Reply, ReplyError, RespClient } from "../scripts/bench/client.ts";
+import { parseDd } from "../scripts/bench/disk.ts";
 import { percentile } from "../scripts/bench/report.ts";
 import { rateBetween } from "../scripts/bench/workload.ts";
 import { BUN, ROOT } from "./helpers/servers.ts";
@@ -68,12 +70,19 @@ test("percentile and rateBetween", () => {
   expect(rateBetween(marks, 500, 600)).toBeNaN();
 });
 
+test("dd's summary line gives MB/s", () => {
+  const err = "2000+0 records in\n2000+0 records out\n131072000 bytes (131 MB, 125 MiB) copied, 0.5 s, 262 MB/s\n";
+  expect(parseDd(err)).toEqual({ bytes: 131072000, seconds: 0.5, mbPerSec: 262.1 });
+  expect(parseDd("65536 bytes (66 kB, 64 KiB) copied, 5e-05 s, 1.3 GB/s").mbPerSec).toBeCloseTo(1310.7);
+  expect(() => parseDd("dd: failed to open")).toThrow();
+});
+
 /** One JSON line of the bench's output (fields depend on `kind`). */
 type Row = { kind: string; server?: string; preset?: string } & Record<string, unknown>;
 
-/** Runs a tiny scripts/bench.ts against `servers`; checks the exit code and returns the JSON rows. */
-async function tinyBench(servers: string): Promise<{ rows: Row[]; err: string }> {
-  const proc = Bun.spawn([BUN, join(ROOT, "scripts", "bench.ts"), "--preset", "1x1,backlog", "--servers", servers, "--n", "300", "--quick"], {
+/** Runs a tiny scripts/bench.ts of `presets` against `servers`; checks the exit code and returns the JSON rows. */
+async function tinyBench(servers: string, presets: string): Promise<{ rows: Row[]; err: string }> {
+  const proc = Bun.spawn([BUN, join(ROOT, "scripts", "bench.ts"), "--preset", presets, "--servers", servers, "--n", "300", "--quick"], {
     cwd: ROOT,
     stdout: "pipe",
     stderr: "pipe",
@@ -86,20 +95,41 @@ async function tinyBench(servers: string): Promise<{ rows: Row[]; err: string }>
   return { rows, err };
 }
 
-test("a tiny bench run emits a run row and workload rows", async () => {
-  const { rows, err } = await tinyBench("ezra-normal");
-  const life = rows.find((r) => r.kind === "lifecycle" && r.server === "ezra-normal");
-  expect(life).toMatchObject({ preset: "1x1", tasks: 300, producers: 1, consumers: 1 });
-  expect(life?.tasksPerSec).toBeGreaterThan(0);
-  const backlog = rows.find((r) => r.kind === "backlog" && r.server === "ezra-normal");
-  expect(backlog?.drainStartPerSec).toBeGreaterThan(0);
-  expect(err).toContain("| preset");
-}, 60_000);
+const positive = expect.any(Number);
+/** A size in bytes sampled from a file: a number, possibly 0 (a checkpoint may have just truncated the WAL). */
+const bytes = expect.any(Number);
+
+test("a tiny bench run of every preset emits a row with each preset's fields", async () => {
+  const presets = "1x1,push,fat,backlog,latency,memory,idle-cpu,startup";
+  const { rows, err } = await tinyBench("ezra-normal", presets);
+  const row = (kind: string, preset?: string) => rows.find((r) => r.kind === kind && r.server === "ezra-normal" && (!preset || r.preset === preset));
+  expect(row("lifecycle", "1x1")).toMatchObject({ tasks: 300, producers: 1, consumers: 1, tasksPerSec: positive, walMaxBytes: bytes, walFinalBytes: bytes });
+  expect(row("push", "push")).toMatchObject({ tasks: 300, producers: 8, inFlightPerProducer: 64, tasksPerSec: positive, walMaxBytes: bytes });
+  expect(row("lifecycle", "fat")).toMatchObject({
+    payloadBytes: 16384, producers: 8, consumers: 8, count: 16, payloadMBps: positive, pushPayloadMBps: positive, ddBytes: positive, ddMBps: positive,
+  });
+  expect(row("backlog")).toMatchObject({
+    drainStartPerSec: positive, windowTasks: 75, deepWaiting: 225, deepPerSec: positive, shallowWaiting: 150, shallowPerSec: positive,
+    deepVsShallow: positive, walMaxBytes: bytes,
+  });
+  const latency = row("latency");
+  expect(latency).toMatchObject({ producers: 8, consumers: 8, count: 16, loadTasksPerSec: positive, probeCycles: positive, walMaxBytes: bytes });
+  for (const key of ["cycleP50Ms", "cycleP99Ms", "cycleMaxMs", "xaddP50Ms", "xaddP99Ms", "readP50Ms", "readP99Ms", "ackP50Ms", "ackP99Ms"]) {
+    expect(latency?.[key], key).toBeGreaterThan(0);
+  }
+  expect(row("memory")).toMatchObject({ idleRssBytes: positive, bytesPerConnection: expect.any(Number), waitingTasks: 300, rssWithTasksBytes: positive, bytesPerWaitingTask: expect.any(Number) });
+  expect(row("idle-cpu")).toMatchObject({ cpuSecondsPer10s: expect.any(Number) });
+  expect(row("startup")).toMatchObject({ tasks: 300, waiting: 240, inFlight: 30, done: 30, startMs: positive, emptyStartMs: positive });
+  for (const text of ["| preset", "| latency", "backlog (ezra-normal): pop+ack", "fat (ezra-normal):", "MB/s", "bytes/waiting task", "start-up (ezra-normal)"]) {
+    expect(err).toContain(text);
+  }
+}, 120_000);
 
 test.skipIf(!requireTool(TOOLS.redisServer, "the bench run against Redis"))("with redis-server, the tiny run adds redis rows and ratios", async () => {
-  const { rows, err } = await tinyBench("ezra-normal,redis");
-  expect(rows.find((r) => r.kind === "lifecycle" && r.server === "redis")?.tasksPerSec).toBeGreaterThan(0);
-  expect(rows.filter((r) => r.kind === "ratio").map((r) => r.preset)).toEqual(["1x1", "backlog"]);
+  const { rows, err } = await tinyBench("ezra-normal,redis", "1x1,push,backlog,latency");
+  expect(rows.find((r) => r.kind === "lifecycle" && r.server === "redis")).toMatchObject({ tasksPerSec: positive, walMaxBytes: null, walFinalBytes: null });
+  expect(rows.find((r) => r.kind === "latency" && r.server === "redis")?.cycleP99Ms).toBeGreaterThan(0);
+  expect(rows.filter((r) => r.kind === "ratio").map((r) => r.preset)).toEqual(["1x1", "push", "backlog"]);
   expect(err).toContain("| ratio");
 }, 60_000);
 

@@ -262,7 +262,8 @@ export async function latencyProbe(port: number, queue: string, payloadBytes: nu
   const add = encode(["XADD", queue, "*", "payload", new Uint8Array(payloadBytes).fill(120)]);
   const read = encode(["XREADGROUP", "GROUP", GROUP, "probe", "COUNT", "1", "STREAMS", queue, ">"]);
   try {
-    while (!stopped) {
+    // At least one cycle, so even a load that ends at once leaves a sample.
+    do {
       const t0 = performance.now();
       const id = await send(client, add);
       const t1 = performance.now();
@@ -277,7 +278,7 @@ export async function latencyProbe(port: number, queue: string, payloadBytes: nu
       result.readMs.push(t2 - t1);
       result.ackMs.push(t3 - t2);
       result.cycleMs.push(t3 - t0);
-    }
+    } while (!stopped);
   } finally {
     client.close();
   }
