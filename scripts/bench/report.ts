@@ -140,13 +140,13 @@ export function summary(): string {
       ),
     );
   }
-  for (const s of rows.filter((r) => r.kind === "startup")) {
-    parts.push(
+  lines(
+    "startup",
+    (s) =>
       `start-up (${s.server}): ${num(s.startMs)} ms with ${num(s.tasks)} tasks ` +
-        `(${num(s.waiting)} waiting, ${num(s.inFlight)} in flight, ${num(s.done)} done), ` +
-        `${num(s.emptyStartMs)} ms empty; ezra.db ${num(s.dbBytesPerTask)} bytes/task (${num(s.payloadBytes)}-byte payload)`,
-    );
-  }
+      `(${num(s.waiting)} waiting, ${num(s.inFlight)} in flight, ${num(s.done)} done), ` +
+      `${num(s.emptyStartMs)} ms empty; ezra.db ${num(s.dbBytesPerTask)} bytes/task (${num(s.payloadBytes)}-byte payload)`,
+  );
   for (const e of rows.filter((r) => r.kind === "error")) parts.push(`ERROR ${e.preset ?? ""} ${e.server ?? ""}: ${e.message}`);
   return parts.join("\n\n");
 }
