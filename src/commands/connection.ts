@@ -2,7 +2,8 @@
 // HELLO, AUTH, PING, ECHO, QUIT, RESET, SELECT, CLIENT ...
 import { createHash, timingSafeEqual } from "node:crypto";
 import { UserError } from "./errors.ts";
-import { integer, lower, text } from "./args.ts";
+import { integer, lower, notInteger, text } from "./args.ts";
+import { endTransaction } from "./transactions.ts";
 import type { Context, Session } from "./types.ts";
 
 /** The Redis version ezra reports, so clients enable their Redis 7 code paths. */
@@ -109,6 +110,7 @@ export function reset(ctx: Context): void {
   session.reply.protocol = 2;
   session.name = null;
   session.authenticated = ctx.server.password === null;
+  endTransaction(session);
   session.reply.simple("RESET");
 }
 
@@ -157,7 +159,7 @@ export function clientOnOff(ctx: Context, args: Uint8Array[]): void {
 
 function describeClient(s: Session, now: number): string {
   const age = Math.floor((now - s.connectedAt) / 1000);
-  return `id=${s.id} addr=${s.remoteAddress} name=${s.name ?? ""} age=${age} resp=${s.reply.protocol} lib-name=${s.libName ?? ""} lib-ver=${s.libVersion ?? ""}`;
+  return `id=${s.id} addr=${s.remoteAddress} laddr=${s.localAddress} name=${s.name ?? ""} age=${age} resp=${s.reply.protocol} lib-name=${s.libName ?? ""} lib-ver=${s.libVersion ?? ""}`;
 }
 
 export function clientInfo(ctx: Context): void {
@@ -167,4 +169,91 @@ export function clientInfo(ctx: Context): void {
 export function clientList(ctx: Context): void {
   const now = Date.now();
   ctx.session.reply.verbatim(ctx.server.clientList().map((s) => `${describeClient(s, now)}\n`).join(""));
+}
+
+/** Client types CLIENT KILL TYPE knows; every ezra client is `normal` (no replicas, no pub/sub). */
+const CLIENT_TYPES = new Set(["normal", "master", "slave", "replica", "pubsub"]);
+
+interface KillFilter {
+  id: number | null;
+  type: string | null;
+  addr: string | null;
+  laddr: string | null;
+  skipMe: boolean;
+}
+
+/** The filter form `CLIENT KILL <FILTER> <value> ...`, parsed with Redis's errors and in its order. */
+function killFilter(args: Uint8Array[]): KillFilter {
+  const filter: KillFilter = { id: null, type: null, addr: null, laddr: null, skipMe: true };
+  for (let i = 2; i < args.length; i += 2) {
+    const opt = lower(args[i]);
+    if (i + 1 >= args.length) throw new UserError("ERR", "syntax error");
+    const value = text(args[i + 1]);
+    if (opt === "id") {
+      const id = /^\d{1,16}$/.test(value) ? Number(value) : 0;
+      if (id < 1) throw new UserError("ERR", "client-id should be greater than 0");
+      filter.id = id;
+    } else if (opt === "type") {
+      if (!CLIENT_TYPES.has(value.toLowerCase())) throw new UserError("ERR", `Unknown client type '${value}'`);
+      filter.type = value.toLowerCase();
+    } else if (opt === "addr") filter.addr = value;
+    else if (opt === "laddr") filter.laddr = value;
+    else if (opt === "user") {
+      // ezra has one user, `default`, that every client is (authenticated or not).
+      if (value !== "default") throw new UserError("ERR", `No such user '${value}'`);
+    } else if (opt === "skipme") {
+      const v = value.toLowerCase();
+      if (v !== "yes" && v !== "no") throw new UserError("ERR", "syntax error");
+      filter.skipMe = v === "yes";
+    } else throw new UserError("ERR", "syntax error");
+  }
+  return filter;
+}
+
+function killMatches(filter: KillFilter, s: Session, self: Session): boolean {
+  if (filter.id !== null && s.id !== filter.id) return false;
+  if (filter.type !== null && filter.type !== "normal") return false;
+  if (filter.addr !== null && s.remoteAddress !== filter.addr) return false;
+  if (filter.laddr !== null && s.localAddress !== filter.laddr) return false;
+  return !(filter.skipMe && s === self);
+}
+
+/**
+ * CLIENT KILL addr:port (old form: +OK, or an error when nobody has that address) or
+ * CLIENT KILL <filter> <value> ... (how many were closed). The calling client, when it matches,
+ * gets its reply first and is closed after it.
+ */
+export function clientKill(ctx: Context, args: Uint8Array[]): void {
+  const self = ctx.session;
+  const filter: KillFilter =
+    args.length === 3 ? { id: null, type: null, addr: text(args[2]), laddr: null, skipMe: false } : killFilter(args);
+  let killed = 0;
+  for (const s of ctx.server.clientList()) {
+    if (!killMatches(filter, s, self)) continue;
+    killed++;
+    if (s === self) self.closeAfterReply();
+    else s.kill();
+  }
+  if (args.length > 3) return self.reply.integer(killed);
+  if (killed === 0) throw new UserError("ERR", "No such client");
+  self.reply.simple("OK");
+}
+
+/** CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends another client's blocked read; 1 when it was blocked. */
+export function clientUnblock(ctx: Context, args: Uint8Array[]): void {
+  if (args.length > 4) {
+    throw new UserError("ERR", "unknown subcommand or wrong number of arguments for 'UNBLOCK'. Try CLIENT HELP.");
+  }
+  // Redis checks the reason before the id.
+  let error: string | null = null;
+  if (args.length === 4) {
+    const mode = lower(args[3]);
+    if (mode === "error") error = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+    else if (mode !== "timeout") throw new UserError("ERR", "CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+  }
+  const idText = text(args[2]);
+  if (!/^-?\d{1,16}$/.test(idText)) throw notInteger();
+  const id = Number(idText);
+  const target = ctx.server.clientList().find((s) => s.id === id);
+  ctx.session.reply.integer(target && target !== ctx.session && target.unblock(error) ? 1 : 0);
 }

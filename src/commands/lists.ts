@@ -55,14 +55,12 @@ export function blockingPop(ctx: Context, args: Uint8Array[]): void {
     const entries = engine.claim(key, LIST_GROUP, consumer, 1, true);
     if (entries.length > 0) return writeKeyValue(session.reply, key, entries[0]);
   }
+  // Inside EXEC nothing blocks: answer as the timeout would, as in Redis.
+  if (ctx.inExec) return session.reply.nilArray();
   const req: ReadRequest = { keys, group: LIST_GROUP, consumer, count: 1, noack: true };
-  const waiter = engine.block(
-    req,
-    timeoutMs,
-    ([[key, entries]]) => session.resume((reply) => writeKeyValue(reply, key, entries[0])),
-    () => session.resume((reply) => reply.nilArray()),
-  );
-  session.suspend(() => engine.unblock(waiter));
+  const timeOut = () => session.resume((reply) => reply.nilArray());
+  const waiter = engine.block(req, timeoutMs, ([[key, entries]]) => session.resume((reply) => writeKeyValue(reply, key, entries[0])), timeOut);
+  session.suspend({ cancel: () => engine.unblock(waiter), timeOut });
 }
 
 export function llen(ctx: Context, args: Uint8Array[]): void {

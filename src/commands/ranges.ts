@@ -95,17 +95,11 @@ export function xread(ctx: Context, args: Uint8Array[]): void {
     const entries = readAfter(engine, key, afters[k], count);
     if (entries.length > 0) result.push([key, entries]);
   });
-  if (result.length > 0 || timeoutMs === null) return writeReadResult(session.reply, result);
-  const waiter = watch(
-    engine,
-    keys,
-    afters,
-    count,
-    timeoutMs,
-    (served) => session.resume((reply) => writeReadResult(reply, served)),
-    () => session.resume((reply) => reply.nilArray()),
-  );
-  session.suspend(() => engine.unblock(waiter));
+  // Inside EXEC nothing blocks: an empty read answers as its timeout would, as in Redis.
+  if (result.length > 0 || timeoutMs === null || ctx.inExec) return writeReadResult(session.reply, result);
+  const timeOut = () => session.resume((reply) => reply.nilArray());
+  const waiter = watch(engine, keys, afters, count, timeoutMs, (served) => session.resume((reply) => writeReadResult(reply, served)), timeOut);
+  session.suspend({ cancel: () => engine.unblock(waiter), timeOut });
 }
 
 /** XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT count]: options in any order, as Redis parses them. */

@@ -4,6 +4,7 @@ import { QueueError } from "../queue/errors.ts";
 import { fromQueueError, UserError } from "./errors.ts";
 import { lower, text } from "./args.ts";
 import { TABLE } from "./table.ts";
+import { enqueue, queues, refused } from "./transactions.ts";
 import type { CommandSpec, Context } from "./types.ts";
 
 const ERROR_ARG_PREVIEW_MAX = 128;
@@ -39,29 +40,53 @@ export function resolve(args: Uint8Array[]): { spec: CommandSpec; path: string }
   return { spec, path };
 }
 
-export function dispatch(ctx: Context, args: Uint8Array[]): void {
+/**
+ * Runs one request and writes its reply (an error reply on failure). Returns the storage failure
+ * when the command hit one (EXEC then fails its whole turn), else null.
+ */
+export function dispatch(ctx: Context, args: Uint8Array[]): Error | null {
   const reply = ctx.session.reply;
   const turn = ctx.engine.turn;
   const mark = reply.mark();
   let path = "";
+  let spec: CommandSpec;
   try {
     const resolved = resolve(args);
-    const spec = resolved.spec;
+    spec = resolved.spec;
     path = resolved.path;
     if (!ctx.session.authenticated && !spec.flags.includes("noauth")) {
       throw new UserError("NOAUTH", "Authentication required.");
     }
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    reply.truncate(mark);
+    reply.error(refused(ctx, args, err).reply);
+    return null;
+  }
+  if (queues(ctx.session, path.split("|")[0])) {
+    enqueue(ctx, args);
+    return null;
+  }
+  try {
     turn.enter();
     if (turn.failure) throw storageError(turn.failure);
     spec.run(ctx, args);
+    return null;
   } catch (err) {
     reply.truncate(mark);
-    if (err instanceof UserError) return reply.error(err.reply);
-    if (err instanceof QueueError) return reply.error(fromQueueError(err, path).reply);
+    if (err instanceof UserError) {
+      reply.error(err.reply);
+      return null;
+    }
+    if (err instanceof QueueError) {
+      reply.error(fromQueueError(err, path).reply);
+      return null;
+    }
     const failure = ctx.engine.driver.failureOf(err);
     if (!failure) throw err;
     turn.checkAfterError(failure);
-    return reply.error(storageError(failure).reply);
+    reply.error(storageError(failure).reply);
+    return failure;
   }
 }
 

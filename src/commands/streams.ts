@@ -148,14 +148,11 @@ export function xreadgroup(ctx: Context, args: Uint8Array[]): void {
   if (ids.some((id) => id !== null)) return readHistory(ctx, req, ids);
 
   const result = engine.read(req);
-  if (result.length > 0 || blockMs === null) return writeReadResult(session.reply, result);
-  const waiter = engine.block(
-    req,
-    blockMs,
-    (served) => session.resume((reply) => writeReadResult(reply, served)),
-    () => session.resume((reply) => reply.nilArray()),
-  );
-  session.suspend(() => engine.unblock(waiter));
+  // Inside EXEC nothing blocks: an empty read answers as its timeout would, as in Redis.
+  if (result.length > 0 || blockMs === null || ctx.inExec) return writeReadResult(session.reply, result);
+  const timeOut = () => session.resume((reply) => reply.nilArray());
+  const waiter = engine.block(req, blockMs, (served) => session.resume((reply) => writeReadResult(reply, served)), timeOut);
+  session.suspend({ cancel: () => engine.unblock(waiter), timeOut });
 }
 
 /** Explicit ids: the consumer's own pending tasks, claiming nothing (`>` keys still claim). */

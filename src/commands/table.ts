@@ -8,6 +8,8 @@ import { xautoclaim, xclaim, xpending } from "./pending.ts";
 import { xack, xadd, xdel, xlen, xnack, xreadgroup } from "./streams.ts";
 import * as keyspace from "./keyspace.ts";
 import * as lists from "./lists.ts";
+import * as serverCommands from "./server.ts";
+import * as tx from "./transactions.ts";
 import { xrange, xread, xrevrange, xtrim } from "./ranges.ts";
 import type { CommandFlag, CommandSpec, Context } from "./types.ts";
 
@@ -88,9 +90,24 @@ const SPECS: CommandSpec[] = [
     cmd("no-touch", 3, ["connection"], "Accepted for compatibility.", conn.clientOnOff),
     cmd("info", 2, ["connection"], "Describe this connection.", conn.clientInfo),
     cmd("list", -2, ["admin"], "Describe every connection.", conn.clientList),
+    cmd("kill", -3, ["admin"], "Close connections: CLIENT KILL addr:port, or by ID, ADDR, LADDR, USER, TYPE, SKIPME.", conn.clientKill),
+    cmd("unblock", -3, ["admin"], "End another client's blocked read, as its timeout would (TIMEOUT) or with an error (ERROR).", conn.clientUnblock),
   ]),
+  // transactions: one EXEC is one storage transaction
+  cmd("multi", 1, ["connection"], "Start a transaction: later commands are queued until EXEC.", tx.multi),
+  cmd("exec", 1, ["connection"], "Run the queued commands in one storage transaction (all or nothing).", tx.exec),
+  cmd("discard", 1, ["connection"], "Drop the queued commands and leave the transaction.", tx.discard),
+  cmd("watch", -2, ["connection"], "Make the next EXEC fail (null) if any of these queues changes first.", tx.watch),
+  cmd("unwatch", 1, ["connection"], "Forget every watched queue.", tx.unwatch),
   // server
   cmd("info", -1, ["admin"], "Server information, Redis-shaped, with ezra's fields.", info),
+  cmd("time", 1, ["connection"], "The server's clock: unix seconds and microseconds.", serverCommands.time),
+  cmd("wait", 3, ["connection"], "Wait for replicas: ezra has none, so 0 at once.", serverCommands.wait),
+  container("config", ["admin"], "Server settings, under Redis's names.", [
+    cmd("get", -3, ["admin"], "Settings matching glob patterns, with ezra's values.", serverCommands.configGet),
+    cmd("set", -4, ["admin"], "Not supported: settings are fixed at start (flags, EZRA_* variables).", serverCommands.configSet),
+    cmd("help", 2, [], "Show CONFIG help.", serverCommands.configHelp),
+  ]),
   cmd("command", -1, ["connection"], "Command introspection.", (ctx) => commandIntrospection.all(ctx), [
     cmd("count", 2, ["connection"], "Number of commands.", commandIntrospection.count),
     cmd("list", -2, ["connection"], "Names of all commands.", commandIntrospection.list),

@@ -1,19 +1,44 @@
 // What a command handler sees: the engine, server facts, and the calling connection's session.
 // The command table is data: one CommandSpec per command, arity checked once by the router.
 import type { Engine } from "../queue/engine.ts";
+import type { WatchList } from "../queue/watch.ts";
 import type { ReplyWriter } from "../resp/encoder.ts";
+
+/** A command waiting in a blocked read: how to drop its wait, and how to answer it as its timeout would. */
+export interface Blocked {
+  cancel(): void;
+  timeOut(): void;
+}
+
+/** MULTI's state: the commands queued so far, and whether one was refused (EXEC then aborts). */
+export interface Transaction {
+  readonly queued: Uint8Array[][];
+  failed: boolean;
+}
 
 export interface Session {
   readonly id: number;
   readonly reply: ReplyWriter;
   readonly remoteAddress: string;
+  /** The server's side of the connection, `ip:port` (CLIENT KILL LADDR). */
+  readonly localAddress: string;
   readonly connectedAt: number;
   name: string | null;
   libName: string | null;
   libVersion: string | null;
   authenticated: boolean;
+  /** Between MULTI and EXEC/DISCARD; null otherwise. */
+  transaction: Transaction | null;
+  /** WATCHed keys; null when none. */
+  watching: WatchList | null;
   /** Stops running this connection's commands until resume() (a blocked read). */
-  suspend(onClose: () => void): void;
+  suspend(blocked: Blocked): void;
+  /** CLIENT UNBLOCK: ends a blocked read with its timeout reply, or with `error`; false when not blocked. */
+  unblock(error: string | null): boolean;
+  /** CLIENT KILL: closes the connection now, dropping replies not yet sent. */
+  kill(): void;
+  /** The reply being made is an EXEC's: if the turn fails, it reads EXECABORT, not a lone storage error. */
+  markExecReply(): void;
   /** Ends a suspension: writes the deferred reply (in the current turn) and runs later commands. */
   resume(writeReply: (reply: ReplyWriter) => void): void;
   /** Closes the connection once the pending replies are written (QUIT). */
@@ -37,6 +62,8 @@ export interface Context {
   readonly engine: Engine;
   readonly server: ServerFacts;
   readonly session: Session;
+  /** Running inside EXEC: blocking commands answer at once, as on timeout (as in Redis). */
+  readonly inExec?: boolean;
 }
 
 export type CommandFlag = "write" | "readonly" | "noauth" | "blocking" | "connection" | "admin";

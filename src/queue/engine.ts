@@ -9,6 +9,7 @@ import { Maintenance } from "./maintenance.ts";
 import { ConsumerSeen } from "./seen.ts";
 import { Turn } from "./turn.ts";
 import { type Waiter, Waiters } from "./waiters.ts";
+import { KeyVersions, versionedDriver } from "./watch.ts";
 
 export const DEAD_SUFFIX = "::dead";
 
@@ -83,6 +84,8 @@ export class Engine {
   readonly seen: ConsumerSeen;
   readonly now: () => number;
   readonly defaults: QueueDefaults;
+  /** Per-queue write versions for WATCH: every write through `driver` bumps its queue's. */
+  readonly versions = new KeyVersions();
   private readonly waiters = new Waiters<ReadRequest>();
   private readonly maintenance: Maintenance;
   private queues = new Map<string, QueueState>();
@@ -96,7 +99,7 @@ export class Engine {
       retentionMs: options.retentionMs,
     };
     this.blockedClientsMax = options.blockedClientsMax;
-    this.driver = options.driver;
+    this.driver = versionedDriver(options.driver, this.versions);
     this.turn = new Turn(this.driver);
     this.seen = new ConsumerSeen(this.driver);
     this.maintenance = new Maintenance(this.driver, this.turn, this.now, () => this.defaults.maxAttempts, (rows) =>

@@ -83,6 +83,15 @@ export class Turn {
     if (this.open && !this.failure && !this.driver.inTransaction) this.failure = this.driver.failureOf(err) ?? (err as Error);
   }
 
+  /**
+   * Fails the open turn on purpose: it rolls back at finish, and every reply of it that claimed
+   * a write becomes the storage error. EXEC uses it when one of its commands hit a storage error
+   * the database did not roll back by itself, so a transaction is never half applied.
+   */
+  fail(err: Error): void {
+    if (this.open && !this.failure) this.failure = err;
+  }
+
   /** Commits now (also used at shutdown); safe to call when no turn is open. */
   readonly finish = (): void => {
     if (!this.open) return;

@@ -3,8 +3,10 @@
 // the command stream; pending output past the soft limit pauses it (backpressure).
 import type { Socket } from "bun";
 import { dispatch, storageError } from "../commands/router.ts";
-import type { Context, ServerFacts, Session } from "../commands/types.ts";
+import { endTransaction, execAbortedByStorage } from "../commands/transactions.ts";
+import type { Blocked, Context, ServerFacts, Session, Transaction } from "../commands/types.ts";
 import type { Engine } from "../queue/engine.ts";
+import type { WatchList } from "../queue/watch.ts";
 import { type DecoderLimits, ProtocolError, RequestDecoder } from "../resp/decoder.ts";
 import { ReplyWriter } from "../resp/encoder.ts";
 import { type Limits, UNAUTHENTICATED_ARGS_MAX, UNAUTHENTICATED_BULK_BYTES_MAX } from "./limits.ts";
@@ -26,13 +28,15 @@ export class Connection implements Session {
   name: string | null = null;
   libName: string | null = null;
   libVersion: string | null = null;
+  transaction: Transaction | null = null;
+  watching: WatchList | null = null;
   private isAuthenticated = false;
   /** Read by the decoder at each header: tightened until the client authenticates. */
   private readonly decoderLimits: DecoderLimits;
   private readonly decoder: RequestDecoder;
   private readonly ctx: Context;
   private unwritten: Uint8Array | null = null;
-  private suspendedUntilReply: (() => void) | null = null;
+  private suspendedUntilReply: Blocked | null = null;
   private closing = false;
   private closed = false;
   /** Where this turn's replies start in `reply`, and how many there are (for rollback). */
@@ -41,6 +45,8 @@ export class Connection implements Session {
   /** The leading replies of this turn made before any row changed: true even if COMMIT fails. */
   private cleanMark = -1;
   private cleanReplies = 0;
+  /** Which of this turn's replies (by index) are EXEC replies: they read EXECABORT if the turn fails. */
+  private execReplies: number[] = [];
 
   constructor(
     readonly id: number,
@@ -67,6 +73,11 @@ export class Connection implements Session {
 
   get remoteAddress(): string {
     return `${this.socket.remoteAddress}:${(this.socket as unknown as { remotePort?: number }).remotePort ?? 0}`;
+  }
+
+  get localAddress(): string {
+    const socket = this.socket as unknown as { localAddress?: string; localPort?: number };
+    return `${socket.localAddress ?? this.host.facts.host}:${socket.localPort ?? this.host.facts.port}`;
   }
 
   get pendingOutputBytes(): number {
@@ -127,8 +138,26 @@ export class Connection implements Session {
     return this.pendingOutputBytes > this.host.limits.replyPauseBytes;
   }
 
-  suspend(onClose: () => void): void {
-    this.suspendedUntilReply = onClose;
+  suspend(blocked: Blocked): void {
+    this.suspendedUntilReply = blocked;
+  }
+
+  unblock(error: string | null): boolean {
+    const blocked = this.suspendedUntilReply;
+    if (!blocked || this.closed) return false;
+    blocked.cancel();
+    if (error === null) blocked.timeOut();
+    else this.resume((reply) => reply.error(error));
+    return true;
+  }
+
+  kill(): void {
+    this.closing = true;
+    this.destroy();
+  }
+
+  markExecReply(): void {
+    this.execReplies.push(this.turnReplies);
   }
 
   resume(writeReply: (reply: ReplyWriter) => void): void {
@@ -151,8 +180,11 @@ export class Connection implements Session {
       // before the turn changed any row (reads, PING) showed committed state and stand.
       this.reply.truncate(this.cleanMark);
       const message = storageError(failure).reply;
-      for (let i = this.cleanReplies; i < this.turnReplies; i++) this.reply.error(message);
+      for (let i = this.cleanReplies; i < this.turnReplies; i++) {
+        this.reply.error(this.execReplies.includes(i) ? execAbortedByStorage(failure) : message);
+      }
     }
+    this.execReplies = [];
     this.turnMark = -1;
     this.turnReplies = 0;
     this.cleanMark = -1;
@@ -205,9 +237,11 @@ export class Connection implements Session {
   onClose(): void {
     this.closed = true;
     this.closing = true;
-    const cancel = this.suspendedUntilReply;
+    const blocked = this.suspendedUntilReply;
     this.suspendedUntilReply = null;
-    cancel?.();
+    blocked?.cancel();
+    // Watched keys cost the engine a version slot each: give them back.
+    endTransaction(this);
   }
 }
 
