@@ -22,7 +22,34 @@ def pop(queue, count=None, block=None):
     return [{"id": entry_id, "fields": list(fields.items())} for _, entries in reply for entry_id, fields in entries]
 
 
+def transaction(queue, tasks):
+    # redis-py's default pipeline: transaction=True wraps the commands in MULTI ... EXEC.
+    pipe = r.pipeline()
+    for fields in tasks:
+        pipe.xadd(queue, dict(fields))
+    pipe.xlen(queue)
+    return pipe.execute()
+
+
+def watched_push(queue, fields, other_port):
+    # The optimistic-locking recipe: WATCH, read, MULTI, write, EXEC; another client's write in
+    # between makes EXEC fail with WatchError, and nothing of the transaction is applied.
+    with r.pipeline() as pipe:
+        pipe.watch(queue)
+        pipe.xlen(queue)
+        redis.Redis(host="127.0.0.1", port=other_port).xadd(queue, {"by": "other"})
+        pipe.multi()
+        pipe.xadd(queue, dict(fields))
+        try:
+            pipe.execute()
+            return "applied"
+        except redis.exceptions.WatchError:
+            return "watch error"
+
+
 OPS = {
+    "transaction": transaction,
+    "watched_push": watched_push,
     # A dict keeps insertion order, so the fields go out in the order given.
     "push": lambda queue, fields: r.xadd(queue, dict(fields)),
     "pop": pop,

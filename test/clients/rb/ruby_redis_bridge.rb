@@ -16,6 +16,14 @@ r = Redis.new(host: "127.0.0.1", port: port, reconnect_attempts: 0)
 entries = ->(list) { list.map { |id, fields| { "id" => id, "fields" => fields.to_a } } }
 
 ops = {
+  # MULTI ... EXEC through the gem's block form; the block's commands are queued, EXEC's
+  # replies come back as one array.
+  "transaction" => lambda { |queue, tasks|
+    r.multi do |tx|
+      tasks.each { |fields| tx.xadd(queue, fields.to_h) }
+      tx.xlen(queue)
+    end
+  },
   "push" => ->(queue, fields) { r.xadd(queue, fields.to_h) },
   "pop" => lambda { |queue, count, block|
     reply = r.xreadgroup(group, consumer, queue, ">", count: count, block: block)
