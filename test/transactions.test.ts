@@ -295,6 +295,25 @@ async function untilText(conn: RawConnection, done: (text: string) => boolean): 
   }
 }
 
+test("queued commands are capped at --input-bytes-max: past it the command is refused and EXEC aborts", async () => {
+  const small = await startEzra({ args: ["--input-bytes-max", "65536"] });
+  try {
+    const client = await connect(small.port);
+    await client.send(["MULTI"]);
+    const payload = "x".repeat(10_000);
+    const replies: string[] = [];
+    for (let i = 0; i < 8; i++) replies.push(render(await client.send(["XADD", "q", "*", "p", payload])));
+    expect(replies.slice(0, 6)).toEqual(Array(6).fill("+QUEUED"));
+    expect(replies[6]).toBe("-ERR transaction over 65536 bytes of queued commands (--input-bytes-max); EXEC will abort");
+    expect(render(await client.send(["EXEC"]))).toBe("-EXECABORT Transaction discarded because of previous errors.");
+    expect(render(await client.send(["XLEN", "q"]))).toBe(":0");
+    client.close();
+  } finally {
+    await small.stop();
+    removeDir(small.dataDir);
+  }
+}, START_MS);
+
 describe("EXEC is all or nothing", () => {
   test.skipIf(!canMount)("an EXEC that fills the disk applies nothing and answers EXECABORT", async () => {
     const dir = tempDir("ezra-tx-tmpfs-");

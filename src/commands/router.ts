@@ -64,7 +64,12 @@ export function dispatch(ctx: Context, args: Uint8Array[]): Error | null {
     return null;
   }
   if (queues(ctx.session, path.split("|")[0])) {
-    enqueue(ctx, args);
+    try {
+      enqueue(ctx, args);
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      reply.error(err.reply);
+    }
     return null;
   }
   try {

@@ -15,9 +15,23 @@ export function queues(session: Session, name: string): boolean {
   return session.transaction !== null && !RUN_INSIDE_MULTI.has(name);
 }
 
-/** Queues a command that passed the router's checks (known, right arity, allowed). */
+/**
+ * Queues a command that passed the router's checks (known, right arity, allowed). Queued
+ * commands are held in memory until EXEC, so their bytes are capped like a connection's
+ * unprocessed input (--input-bytes-max): past it the command is refused and EXEC will abort.
+ */
 export function enqueue(ctx: Context, args: Uint8Array[]): void {
-  ctx.session.transaction?.queued.push(args);
+  const tx = ctx.session.transaction;
+  if (!tx) return;
+  let bytes = 0;
+  for (const arg of args) bytes += arg.byteLength;
+  const max = ctx.server.limits.inputBytesMax ?? Number.POSITIVE_INFINITY;
+  if (tx.bytes + bytes > max) {
+    tx.failed = true;
+    throw new UserError("ERR", `transaction over ${max} bytes of queued commands (--input-bytes-max); EXEC will abort`);
+  }
+  tx.bytes += bytes;
+  tx.queued.push(args);
   ctx.session.reply.simple("QUEUED");
 }
 
@@ -47,7 +61,7 @@ export function endTransaction(session: Session): void {
 export function multi(ctx: Context): void {
   const session = ctx.session;
   if (session.transaction) throw new UserError("ERR", "MULTI calls can not be nested");
-  session.transaction = { queued: [], failed: false };
+  session.transaction = { queued: [], bytes: 0, failed: false };
   session.reply.simple("OK");
 }
 

@@ -13,6 +13,8 @@ export interface Blocked {
 /** MULTI's state: the commands queued so far, and whether one was refused (EXEC then aborts). */
 export interface Transaction {
   readonly queued: Uint8Array[][];
+  /** Argument bytes queued so far (capped at --input-bytes-max). */
+  bytes: number;
   failed: boolean;
 }
 

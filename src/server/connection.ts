@@ -180,6 +180,9 @@ export class Connection implements Session {
       // before the turn changed any row (reads, PING) showed committed state and stand.
       this.reply.truncate(this.cleanMark);
       const message = storageError(failure).reply;
+      // A MULTI or +QUEUED among the replaced replies now reads as an error: the client
+      // must not see a later EXEC run commands it was told failed, so the transaction aborts.
+      if (this.transaction && this.cleanReplies < this.turnReplies) this.transaction.failed = true;
       for (let i = this.cleanReplies; i < this.turnReplies; i++) {
         this.reply.error(this.execReplies.includes(i) ? execAbortedByStorage(failure) : message);
       }
