@@ -13,15 +13,13 @@ const ALL_SQL: Record<string, string> = { ...TASK_SQL, ...CLAIM_SQL, ...READ_SQL
 
 /** Statement -> what its plan must contain. */
 const INTENDED: Record<string, string> = {
-  // The hot path: one keyed search each, claims through the waiting index.
-  claimableAny: "SEARCH s USING INDEX task_waiting (key=?)",
+  // The hot path: one keyed search each; claims take their ids from memory (waiting.ts).
   claimRow: "SEARCH task_state USING PRIMARY KEY (key=? AND ms=? AND seq=?)",
   ack: "SEARCH task_state USING PRIMARY KEY (key=? AND ms=? AND seq=?)",
   deleteInFlight: "SEARCH task_state USING PRIMARY KEY (key=? AND ms=? AND seq=?)",
   release: "SEARCH task_state USING PRIMARY KEY (key=? AND ms=? AND seq=?)",
-  nextSizes: "SEARCH s USING COVERING INDEX task_waiting (key=?)",
-  countWaiting: "SEARCH task_state USING COVERING INDEX task_waiting (key=?)",
-  countWaitingUpTo: "SEARCH task_state USING COVERING INDEX task_waiting (key=?)",
+  payload: "SEARCH task_payloads USING PRIMARY KEY (queue_id=? AND ms=? AND seq=?)",
+  payloadSize: "SEARCH task_payloads USING PRIMARY KEY (queue_id=? AND ms=? AND seq=?)",
   countHeld: "SEARCH task_state USING COVERING INDEX task_held (key=?)",
   // The payload comes by key with each task read.
   firstTask: "SEARCH p USING PRIMARY KEY (queue_id=? AND ms=? AND seq=?)",
@@ -54,8 +52,9 @@ const MAY_SCAN_OR_SORT: Record<string, RegExp> = {
   pendingByConsumer: /^USE TEMP B-TREE FOR GROUP BY$/,
   // XINFO's per-state counts: one key's rows, grouped by a handful of states.
   countByStatus: /^USE TEMP B-TREE FOR GROUP BY$/,
-  // Read once at start-up: every queue.
+  // Read once at start-up (and after a rollback): every queue, every waiting task in key order.
   allQueues: /^SCAN queues$/,
+  waitingScan: /^SCAN task_state$/,
 };
 
 function plan(db: Database, sql: string): string[] {
@@ -77,11 +76,12 @@ test("every statement uses its intended key or index, and none scans a table or 
   db.close();
 });
 
-test("the check can fail: without INDEXED BY the claim walks the queue's primary key", () => {
+test("the check can fail: without task_held, XPENDING walks the queue's primary key", () => {
   const db = new Database(":memory:");
   db.exec(schema);
-  const unforced = TASK_SQL.claimableAny.replace("INDEXED BY task_waiting ", "");
-  expect(plan(db, unforced).join("; ")).not.toContain("task_waiting");
+  db.exec("DROP INDEX task_held");
+  expect(() => plan(db, CLAIM_SQL.pendingRange)).toThrow("no such index: task_held");
+  expect(plan(db, CLAIM_SQL.pendingRange.replace("INDEXED BY task_held ", "")).join("; ")).toContain("USING PRIMARY KEY (key=?");
   db.close();
 });
 

@@ -59,7 +59,8 @@ export const CLAIM_SQL = {
   // and the withdrawn delivery is not counted ($giveBack 1, or 0 where claims count none).
   releaseConsumer: `UPDATE task_state INDEXED BY task_held SET status = $back, attempts = max(attempts - $giveBack, 0),
       lease_until = NULL, finished_at = $now, last_error = $reason
-    WHERE key = $key AND grp = $grp AND worker = $worker AND status = 1`,
+    WHERE key = $key AND grp = $grp AND worker = $worker AND status = 1
+    RETURNING ms, seq`,
   // XINFO GROUPS' last-delivered-id: the newest task in flight (few, through task_held), or done
   // (no index by key: walks the key backwards to the newest done one).
   newestHeld: "SELECT ms, seq FROM task_state INDEXED BY task_held WHERE key = ?1 AND status = 1 ORDER BY ms DESC, seq DESC LIMIT 1",
@@ -90,7 +91,7 @@ export function prepareClaims(db: Database) {
     claimWaiting: q<Omit<TaskRow, "fields">>(CLAIM_SQL.claimWaiting),
     fieldsOf: q<{ fields: string | Uint8Array }>(CLAIM_SQL.fieldsOf),
     autoclaimScan: q<{ ms: number; seq: number; delivered_at: number }>(CLAIM_SQL.autoclaimScan),
-    releaseConsumer: q(CLAIM_SQL.releaseConsumer),
+    releaseConsumer: q<{ ms: number; seq: number }>(CLAIM_SQL.releaseConsumer),
     newestHeld: q<{ ms: number; seq: number }>(CLAIM_SQL.newestHeld),
     newestDone: q<{ ms: number; seq: number }>(CLAIM_SQL.newestDone),
     consumersOf: q<ConsumerRow>(CLAIM_SQL.consumersOf),

@@ -1,5 +1,5 @@
 // Statements for reading entries without claiming them (XRANGE, XREAD) and for the keyspace
-// (which queues exist, DEL). Each walks task_state's primary key (key, ms, seq), or task_waiting.
+// (which queues exist, DEL). Each walks task_state's primary key (key, ms, seq).
 import type { Database } from "bun:sqlite";
 import { type TaskRow, WITH_PAYLOAD } from "./statements.ts";
 
@@ -15,9 +15,6 @@ export const READ_SQL = {
     WHERE s.key = ?1 AND (s.ms, s.seq) >= (?2, ?3) AND (s.ms, s.seq) <= (?4, ?5)
     ORDER BY s.ms DESC, s.seq DESC LIMIT ?6`,
   hasTasks: "SELECT 1 AS found FROM task_state WHERE key = ?1 LIMIT 1",
-  // LPUSH's reply: waiting tasks, counted no further than ?2 so a long queue costs no more.
-  countWaitingUpTo: `SELECT count(*) AS n FROM
-    (SELECT 1 FROM task_state INDEXED BY task_waiting WHERE key = ?1 AND (status = 0 OR status = 3) LIMIT ?2)`,
   // DEL: every task filed under a key (task_state_gone takes the payloads with them).
   deleteTasks: "DELETE FROM task_state WHERE key = ?1",
   deleteGroups: "DELETE FROM groups WHERE queue = ?1",
@@ -31,7 +28,6 @@ export function prepareReads(db: Database) {
     rangeForward: q<TaskRow>(READ_SQL.rangeForward),
     rangeBackward: q<TaskRow>(READ_SQL.rangeBackward),
     hasTasks: q<{ found: number }>(READ_SQL.hasTasks),
-    countWaitingUpTo: q<{ n: number }>(READ_SQL.countWaitingUpTo),
     deleteTasks: q(READ_SQL.deleteTasks),
     deleteGroups: q(READ_SQL.deleteGroups),
     deleteConsumers: q(READ_SQL.deleteConsumers),

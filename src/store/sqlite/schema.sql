@@ -67,10 +67,8 @@ CREATE TABLE task_state (
 
 -- Each secondary index serves a command that cannot be answered otherwise; each is partial,
 -- so a task is in it only while in that state (test/drivers/sqlite-plans.test.ts checks the
--- plans, docs/storage.md the cost). Conditions spelled with OR, not IN: see v1.
--- Claims: the next waiting task of a key, in id order (dead tasks wait in the dead view's key);
--- status is in it so counting waiting tasks reads the index alone.
-CREATE INDEX task_waiting ON task_state (key, ms, seq, status) WHERE status = 0 OR status = 3;
+-- plans, docs/storage.md the cost). Waiting tasks have none: their order is kept in memory
+-- (waiting.ts), rebuilt from one scan at start.
 -- XPENDING, XCLAIM, XAUTOCLAIM and lease expiry: the few tasks in flight (with their lease
 -- end, so the expiry sweep reads only this index).
 CREATE INDEX task_held ON task_state (key, grp, ms, seq, lease_until) WHERE status = 1;

@@ -28,7 +28,7 @@ export interface QueueRow {
   created_at: number;
 }
 
-export interface MovedRow {
+export interface MovedRow extends Id {
   key: number;
   status: number;
 }
@@ -46,15 +46,6 @@ const RELEASE_SET_SQL = `
   key = CASE WHEN NOT key & 1 AND attempts >= ${MAX_ATTEMPTS_SQL} THEN key | 1 ELSE key END,
   lease_until = NULL, finished_at = $now, last_error = COALESCE($reason, last_error)`;
 
-// The next tasks a claim takes: waiting ones of key ?1 in id order, through task_waiting. A live
-// queue's key holds no dead task and a dead view's no available one, so the key picks which.
-// INDEXED BY: without statistics the planner prefers the primary key (key = ?), which walks
-// every done and in-flight row of the queue before the first waiting one.
-export const CLAIMABLE_SQL = `SELECT ${ROW} FROM task_state s INDEXED BY task_waiting ${WITH_PAYLOAD}
-  WHERE s.key = ?1 AND (s.status = 0 OR s.status = 3) ORDER BY s.ms, s.seq`;
-/** Claim sizes up to this get a statement with the LIMIT written in (see SqliteDriver.claimable). */
-export const LITERAL_LIMIT_MAX = 64;
-
 /** The SQL text of every statement, exported so a test can check the plans of the hot ones. */
 export const TASK_SQL = {
   begin: "BEGIN",
@@ -66,15 +57,18 @@ export const TASK_SQL = {
   insertQueue: "INSERT INTO queues (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET name = name RETURNING id",
   saveQueueIds: "UPDATE queues SET last_ms = ?2, last_seq = ?3, entries_added = ?4, fields_bytes_max = ?5 WHERE id = ?1",
   saveQueueSettings: "UPDATE queues SET visibility_timeout_ms = ?2, max_attempts = ?3, retention_ms = ?4 WHERE id = ?1",
-  // Sizes of the next tasks a claim would take, for claims bounded by reply bytes.
-  nextSizes: `SELECT length(CAST(p.fields AS BLOB)) AS bytes FROM task_state s INDEXED BY task_waiting ${WITH_PAYLOAD}
-       WHERE s.key = ?1 AND (s.status = 0 OR s.status = 3) ORDER BY s.ms, s.seq LIMIT ?2`,
+  // Every waiting task, in key order (waiting.ts): read at start and after a rollback.
+  waitingScan: "SELECT key, ms, seq FROM task_state WHERE status = 0 OR status = 3",
+  // A task's payload, and its size (claims of fat tasks are bounded by reply bytes): ?1 queue id.
+  payload: "SELECT fields FROM task_payloads WHERE queue_id = ?1 AND ms = ?2 AND seq = ?3",
+  payloadSize: "SELECT length(CAST(fields AS BLOB)) AS bytes FROM task_payloads WHERE queue_id = ?1 AND ms = ?2 AND seq = ?3",
   insertPayload: "INSERT INTO task_payloads (queue_id, ms, seq, created_at, fields) VALUES (?1, ?2, ?3, ?4, ?5)",
   insertState: "INSERT INTO task_state (key, ms, seq, status, max_attempts, expires_at) VALUES (?1, ?2, ?3, 0, ?4, ?5)",
-  claimableAny: `${CLAIMABLE_SQL} LIMIT ?2`,
+  // A claim of one task the waiting order named; no row when that entry went stale.
   claimRow: `UPDATE task_state SET status = ?4, attempts = attempts + ?5, worker = ?6, grp = ?7, lease_until = ?8,
          delivered_at = ?9, finished_at = ?10, purge_at = ?11
-       WHERE key = ?1 AND ms = ?2 AND seq = ?3`,
+       WHERE key = ?1 AND ms = ?2 AND seq = ?3 AND (status = 0 OR status = 3)
+       RETURNING attempts, max_attempts`,
   ownPending: `SELECT ${ROW} FROM task_state s INDEXED BY task_held ${WITH_PAYLOAD}
        WHERE s.key = ?1 AND s.grp = ?3 AND s.status = 1 AND s.worker = ?2 AND (s.ms, s.seq) > (?4, ?5)
        ORDER BY s.ms, s.seq LIMIT ?6`,
@@ -83,26 +77,25 @@ export const TASK_SQL = {
   deleteInFlight: "DELETE FROM task_state WHERE key = ?1 AND ms = ?2 AND seq = ?3 AND status = 1",
   release: `UPDATE task_state SET ${RELEASE_SET_SQL}
        WHERE key = $key AND ms = $ms AND seq = $seq AND status = 1
-       RETURNING key, status`,
+       RETURNING key, ms, seq, status`,
   // In-flight tasks are few (workers x COUNT): walking all of task_held and sorting them by
   // lease costs less than an index by lease time would cost every claim and ack.
   releaseExpired: `UPDATE task_state SET ${RELEASE_SET_SQL}
        WHERE (key, ms, seq) IN (SELECT key, ms, seq FROM task_state WHERE status = 1 AND lease_until <= $now
                                 ORDER BY lease_until LIMIT $limit)
-       RETURNING key, status`,
+       RETURNING key, ms, seq, status`,
   releaseAllInFlight: `UPDATE task_state SET ${RELEASE_SET_SQL} WHERE status = 1`,
-  deleteTask: "DELETE FROM task_state WHERE key = ?1 AND ms = ?2 AND seq = ?3",
+  deleteTask: "DELETE FROM task_state WHERE key = ?1 AND ms = ?2 AND seq = ?3 RETURNING status",
   taskStatus: "SELECT status FROM task_state WHERE key = ?1 AND ms = ?2 AND seq = ?3",
   purgeDone: `DELETE FROM task_state WHERE (key, ms, seq) IN
          (SELECT key, ms, seq FROM task_state WHERE status = 2 AND purge_at <= ?1 ORDER BY purge_at LIMIT ?2)`,
   expireTtl: `DELETE FROM task_state WHERE (key, ms, seq) IN
          (SELECT key, ms, seq FROM task_state WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)
-       RETURNING key, status`,
+       RETURNING key, ms, seq, status`,
   nextLease: "SELECT min(lease_until) AS t FROM task_state WHERE status = 1",
   nextPurge: "SELECT min(purge_at) AS t FROM task_state WHERE status = 2",
   nextExpiry: "SELECT min(expires_at) AS t FROM task_state WHERE expires_at IS NOT NULL",
-  // Counts by state, each through the partial index that holds that state.
-  countWaiting: "SELECT count(*) AS n FROM task_state INDEXED BY task_waiting WHERE key = ?1 AND (status = 0 OR status = 3)",
+  // Waiting tasks are counted in memory (waiting.ts); in-flight ones through task_held.
   countHeld: "SELECT count(*) AS n FROM task_state INDEXED BY task_held WHERE key = ?1 AND status = 1",
   // Done tasks have no index by key: XINFO's per-state counts walk the key's rows.
   countByStatus: "SELECT status, count(*) AS n FROM task_state WHERE key = ?1 GROUP BY status",
@@ -110,10 +103,12 @@ export const TASK_SQL = {
   lastTask: `SELECT ${ROW} FROM task_state s ${WITH_PAYLOAD} WHERE s.key = ?1 ORDER BY s.ms DESC, s.seq DESC LIMIT 1`,
   // XADD/XTRIM MAXLEN: drop the oldest entries beyond ?2, at most ?3 of them.
   trimToLength: `DELETE FROM task_state WHERE (key, ms, seq) IN (SELECT key, ms, seq FROM task_state WHERE key = ?1 ORDER BY ms, seq
-         LIMIT min(?3, max(0, (SELECT count(*) FROM task_state WHERE key = ?1) - ?2)))`,
+         LIMIT min(?3, max(0, (SELECT count(*) FROM task_state WHERE key = ?1) - ?2)))
+       RETURNING status`,
   // XADD/XTRIM MINID: drop entries with ids below (?2, ?3), at most ?4 of them.
   trimBelowId: `DELETE FROM task_state WHERE (key, ms, seq) IN (SELECT key, ms, seq FROM task_state WHERE key = ?1
-         AND (ms, seq) < (?2, ?3) ORDER BY ms, seq LIMIT ?4)`,
+         AND (ms, seq) < (?2, ?3) ORDER BY ms, seq LIMIT ?4)
+       RETURNING status`,
   insertGroup: "INSERT INTO groups (queue, name, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
   groupsOf: "SELECT name, created_at FROM groups WHERE queue = ?1 ORDER BY name",
   touchConsumer: `INSERT INTO consumers (queue, grp, name, seen_at, active_at) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -131,31 +126,31 @@ export function prepareAll(db: Database) {
     insertQueue: q<{ id: number }>(TASK_SQL.insertQueue),
     saveQueueIds: q(TASK_SQL.saveQueueIds),
     saveQueueSettings: q(TASK_SQL.saveQueueSettings),
-    nextSizes: q<{ bytes: number }>(TASK_SQL.nextSizes),
+    waitingScan: q<{ key: number; ms: number; seq: number }>(TASK_SQL.waitingScan),
+    payload: q<{ fields: string | Uint8Array }>(TASK_SQL.payload),
+    payloadSize: q<{ bytes: number }>(TASK_SQL.payloadSize),
     insertPayload: q(TASK_SQL.insertPayload),
     insertState: q(TASK_SQL.insertState),
-    claimableAny: q<TaskRow>(TASK_SQL.claimableAny),
-    claimRow: q(TASK_SQL.claimRow),
+    claimRow: q<{ attempts: number; max_attempts: number | null }>(TASK_SQL.claimRow),
     ownPending: q<TaskRow>(TASK_SQL.ownPending),
     ack: q(TASK_SQL.ack),
     deleteInFlight: q(TASK_SQL.deleteInFlight),
     release: q<MovedRow>(TASK_SQL.release),
     releaseExpired: q<MovedRow>(TASK_SQL.releaseExpired),
     releaseAllInFlight: q(TASK_SQL.releaseAllInFlight),
-    deleteTask: q(TASK_SQL.deleteTask),
+    deleteTask: q<{ status: number }>(TASK_SQL.deleteTask),
     taskStatus: q<{ status: number }>(TASK_SQL.taskStatus),
     purgeDone: q(TASK_SQL.purgeDone),
     expireTtl: q<MovedRow>(TASK_SQL.expireTtl),
     nextLease: q<{ t: number | null }>(TASK_SQL.nextLease),
     nextPurge: q<{ t: number | null }>(TASK_SQL.nextPurge),
     nextExpiry: q<{ t: number | null }>(TASK_SQL.nextExpiry),
-    countWaiting: q<{ n: number }>(TASK_SQL.countWaiting),
     countHeld: q<{ n: number }>(TASK_SQL.countHeld),
     countByStatus: q<{ status: number; n: number }>(TASK_SQL.countByStatus),
     firstTask: q<TaskRow>(TASK_SQL.firstTask),
     lastTask: q<TaskRow>(TASK_SQL.lastTask),
-    trimToLength: q(TASK_SQL.trimToLength),
-    trimBelowId: q(TASK_SQL.trimBelowId),
+    trimToLength: q<{ status: number }>(TASK_SQL.trimToLength),
+    trimBelowId: q<{ status: number }>(TASK_SQL.trimBelowId),
     insertGroup: q(TASK_SQL.insertGroup),
     groupsOf: q<{ name: string; created_at: number }>(TASK_SQL.groupsOf),
     touchConsumer: q(TASK_SQL.touchConsumer),

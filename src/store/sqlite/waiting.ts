@@ -1,0 +1,114 @@
+// The waiting tasks of each key in delivery order, held in memory by the SQLite driver so a
+// claim updates rows by key instead of searching an index for "the next waiting task" (that
+// search and the index it needs were a third of the server's CPU: docs/storage.md). Rebuilt
+// from one scan of task_state at start and after a rollback.
+//
+// Entries may go stale (a waiting task deleted by XDEL, a trim or a ttl, or taken by XCLAIM
+// FORCE): the claim's UPDATE checks the row is still waiting and skips it otherwise, so a stale
+// entry costs one keyed lookup and never a wrong delivery. What must never happen is a waiting
+// row with no entry here: every path that makes a task wait adds it (driver.ts).
+
+/** One key's waiting ids: pushes append in id order to a ring; tasks that come back out of order go to a heap. */
+export class WaitingOrder {
+  private ms = new Float64Array(64);
+  private seq = new Float64Array(64);
+  private head = 0;
+  private tail = 0;
+  /** Ids that came back (nack, expiry, restart) or died out of order, smallest first. */
+  private readonly returned: { ms: number; seq: number }[] = [];
+  /** Exact count of waiting rows (stale entries are not counted). */
+  count = 0;
+
+  get entries(): number {
+    return this.tail - this.head + this.returned.length;
+  }
+
+  /** Adds an id that is waiting now. */
+  add(ms: number, seq: number): void {
+    const last = this.tail - 1;
+    if (this.tail === this.head || ms > this.ms[last] || (ms === this.ms[last] && seq > this.seq[last])) this.append(ms, seq);
+    else heapPush(this.returned, { ms, seq });
+  }
+
+  private append(ms: number, seq: number): void {
+    if (this.tail === this.ms.length) this.makeRoom();
+    this.ms[this.tail] = ms;
+    this.seq[this.tail] = seq;
+    this.tail++;
+  }
+
+  private makeRoom(): void {
+    const live = this.tail - this.head;
+    // Reuse the consumed front when it is at least half the array; otherwise grow.
+    const size = live * 2 <= this.ms.length ? this.ms.length : this.ms.length * 2;
+    const ms = new Float64Array(size);
+    const seq = new Float64Array(size);
+    ms.set(this.ms.subarray(this.head, this.tail));
+    seq.set(this.seq.subarray(this.head, this.tail));
+    this.ms = ms;
+    this.seq = seq;
+    this.head = 0;
+    this.tail = live;
+  }
+
+  /** Removes and returns the smallest id, or null when none is left. */
+  shift(): { ms: number; seq: number } | null {
+    const top = this.returned[0];
+    if (this.head < this.tail) {
+      const ms = this.ms[this.head];
+      const seq = this.seq[this.head];
+      if (!top || ms < top.ms || (ms === top.ms && seq < top.seq)) {
+        this.head++;
+        if (this.head === this.tail) this.head = this.tail = 0;
+        return { ms, seq };
+      }
+    }
+    return top ? heapPop(this.returned) : null;
+  }
+
+  /** The next `n` ids in order, without taking them. */
+  peek(n: number): { ms: number; seq: number }[] {
+    const fromHeap = [...this.returned].sort(compare).slice(0, n);
+    const out: { ms: number; seq: number }[] = [];
+    let h = 0;
+    for (let i = this.head; out.length < n && (i < this.tail || h < fromHeap.length); ) {
+      const ring = i < this.tail ? { ms: this.ms[i], seq: this.seq[i] } : null;
+      if (ring && (h >= fromHeap.length || compare(ring, fromHeap[h]) < 0)) {
+        out.push(ring);
+        i++;
+      } else out.push(fromHeap[h++]);
+    }
+    return out;
+  }
+}
+
+const compare = (a: { ms: number; seq: number }, b: { ms: number; seq: number }) => a.ms - b.ms || a.seq - b.seq;
+
+function heapPush(heap: { ms: number; seq: number }[], item: { ms: number; seq: number }): void {
+  heap.push(item);
+  for (let i = heap.length - 1; i > 0; ) {
+    const parent = (i - 1) >> 1;
+    if (compare(heap[parent], heap[i]) <= 0) break;
+    [heap[parent], heap[i]] = [heap[i], heap[parent]];
+    i = parent;
+  }
+}
+
+function heapPop(heap: { ms: number; seq: number }[]): { ms: number; seq: number } {
+  const top = heap[0];
+  const last = heap.pop()!;
+  if (heap.length > 0) {
+    heap[0] = last;
+    for (let i = 0; ; ) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < heap.length && compare(heap[l], heap[m]) < 0) m = l;
+      if (r < heap.length && compare(heap[r], heap[m]) < 0) m = r;
+      if (m === i) break;
+      [heap[m], heap[i]] = [heap[i], heap[m]];
+      i = m;
+    }
+  }
+  return top;
+}
