@@ -18,11 +18,13 @@ const INTENDED: Record<string, string> = {
   ack: "SEARCH task_state USING PRIMARY KEY (key=? AND ms=? AND seq=?)",
   deleteInFlight: "SEARCH task_state USING PRIMARY KEY (key=? AND ms=? AND seq=?)",
   release: "SEARCH task_state USING PRIMARY KEY (key=? AND ms=? AND seq=?)",
-  payload: "SEARCH task_payloads USING PRIMARY KEY (queue_id=? AND ms=? AND seq=?)",
+  task: "SEARCH s USING PRIMARY KEY (key=? AND ms=? AND seq=?); CORRELATED SCALAR SUBQUERY 1; SEARCH p USING PRIMARY KEY (queue_id=? AND ms=? AND seq=?)",
+  fieldsOf: "SEARCH task_payloads USING PRIMARY KEY (queue_id=? AND ms=? AND seq=?)",
   payloadSize: "SEARCH task_payloads USING PRIMARY KEY (queue_id=? AND ms=? AND seq=?)",
   countHeld: "SEARCH task_state USING COVERING INDEX task_held (key=?)",
   // The payload comes by key with each task read.
   firstTask: "SEARCH p USING PRIMARY KEY (queue_id=? AND ms=? AND seq=?)",
+  lastTask: "SEARCH p USING PRIMARY KEY (queue_id=? AND ms=? AND seq=?)",
   rangeForward: "SEARCH s USING PRIMARY KEY (key=? AND (ms,seq)>(?,?) AND (ms,seq)<(?,?))",
   rangeBackward: "SEARCH s USING PRIMARY KEY (key=? AND (ms,seq)>(?,?) AND (ms,seq)<(?,?))",
   // A group's in-flight tasks, in id order, from task_held.

@@ -2,7 +2,7 @@
 // inspection. Reads of in-flight tasks walk the partial index task_held (key, grp, ms, seq),
 // which holds only tasks in flight: a group's pending list in id order.
 import type { Database } from "bun:sqlite";
-import { type TaskRow, WITH_PAYLOAD } from "./statements.ts";
+import type { TaskRow } from "./statements.ts";
 
 export interface PendingRow {
   ms: number;

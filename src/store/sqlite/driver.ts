@@ -325,15 +325,14 @@ export class SqliteDriver implements Driver {
     const tasks: TaskRecord[] = [];
     if (!order) return tasks;
     const status = STATUS[d.state];
-    const { claimRow, payload } = this.sql;
+    const { claimRow, task } = this.sql;
     while (tasks.length < count && order.count > 0) {
       const id = order.shift();
       if (!id) break;
-      const row = claimRow.get(key, id.ms, id.seq, status, d.attemptsAdded, d.worker, d.group, d.leaseUntil, d.deliveredAt, d.finishedAt, d.purgeAt);
-      if (!row) continue; // a stale entry: deleted or taken since it was queued
+      const claimed = claimRow.run(key, id.ms, id.seq, status, d.attemptsAdded, d.worker, d.group, d.leaseUntil, d.deliveredAt, d.finishedAt, d.purgeAt);
+      if (claimed.changes === 0) continue; // a stale entry: deleted or taken since it was queued
       order.count--;
-      const fields = payload.get(key >> 1, id.ms, id.seq)?.fields ?? "[]";
-      tasks.push({ ms: id.ms, seq: id.seq, fields, attempts: row.attempts, max_attempts: row.max_attempts });
+      tasks.push(task.get(key, id.ms, id.seq)!);
     }
     return tasks;
   }
