@@ -4,7 +4,7 @@
 import { type Driver, type Moved, StorageError, type TaskRecord } from "../store/driver.ts";
 import { decodeFields, encodeFields, type FieldValue } from "../store/fields.ts";
 import { QueueError } from "./errors.ts";
-import { type AddIdSpec, compareIds, formatId, nextAutoId, type StreamId } from "./ids.ts";
+import { type AddIdSpec, compareIds, formatId, MIN_ID, nextAutoId, type StreamId } from "./ids.ts";
 import { Maintenance } from "./maintenance.ts";
 import { ConsumerSeen } from "./seen.ts";
 import { Turn } from "./turn.ts";
@@ -236,13 +236,12 @@ export class Engine {
     if (isDeadView(key)) {
       throw new QueueError("DEAD_VIEW", `push to ${baseQueue(key)}, not its dead-letter view`, { queue: baseQueue(key) });
     }
-    let q = this.queue(key);
-    if (!q) {
-      if (options.noMkStream) return null;
-      q = this.createQueue(key);
-    }
+    const existing = this.queue(key);
+    if (!existing && options.noMkStream) return null;
     const now = this.now();
-    const id = this.nextId(q, spec, now);
+    // The id is checked before a missing queue is created: a refused XADD leaves no key behind.
+    const id = this.nextId(key, existing?.last ?? MIN_ID, spec, now);
+    const q = existing ?? this.createQueue(key);
     const expiresAt = options.ttlSeconds !== undefined ? now + options.ttlSeconds * 1000 : null;
     const encoded = encodeFields(fields);
     this.driver.insertTask({ queue: q.name, ms: id.ms, seq: id.seq, fields: encoded, maxAttempts: options.maxAttempts ?? null, expiresAt, createdAt: now });
@@ -257,17 +256,17 @@ export class Engine {
     return id;
   }
 
-  private nextId(q: QueueState, spec: AddIdSpec, now: number): StreamId {
+  private nextId(name: string, last: StreamId, spec: AddIdSpec, now: number): StreamId {
     let id: StreamId | null;
-    if (spec.kind === "auto") id = nextAutoId(q.last, now);
-    else if (spec.kind === "autoSeq") id = spec.ms === q.last.ms ? nextAutoId(q.last, spec.ms) : { ms: spec.ms, seq: 0 };
+    if (spec.kind === "auto") id = nextAutoId(last, now);
+    else if (spec.kind === "autoSeq") id = spec.ms === last.ms ? nextAutoId(last, spec.ms) : { ms: spec.ms, seq: 0 };
     else id = spec.id;
-    if (id === null) throw new QueueError("ID_EXHAUSTED", `${q.name} has handed out its last possible id`);
+    if (id === null) throw new QueueError("ID_EXHAUSTED", `${name} has handed out its last possible id`);
     if (spec.kind === "explicit" && id.ms === 0 && id.seq === 0) {
       throw new QueueError("ID_ZERO", "an id must be greater than 0-0");
     }
-    if (compareIds(id, q.last) <= 0) {
-      throw new QueueError("ID_NOT_GREATER", `an id must be greater than ${q.name}'s last id`);
+    if (compareIds(id, last) <= 0) {
+      throw new QueueError("ID_NOT_GREATER", `an id must be greater than ${name}'s last id`);
     }
     return id;
   }

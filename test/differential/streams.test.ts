@@ -41,6 +41,15 @@ const xadd: Case[] = [
     ],
   },
   { name: "XADD MAXLEN ~ with LIMIT", script: [["XADD", "{q}", "MAXLEN", "~", "2", "LIMIT", "10", "1-1", "a", "1"], ["XLEN", "{q}"]] },
+  {
+    // A refused XADD on a missing key must not create it (an empty queue was left behind once).
+    name: "XADD refused on a missing key leaves no key",
+    script: [
+      ["XADD", "{q}", "0-0", "a", "1"], ["XADD", "{q}", "0", "a", "1"], ["XADD", "{q}", "1-1", "a"], ["XADD", "{q}", "MAXLEN", "-1", "1-1", "a", "1"],
+      ["XADD", "{q}", "abc", "a", "1"], ["XADD", "{q}", "NOMKSTREAM", "1-1", "a", "1"],
+      ["EXISTS", "{q}"], ["TYPE", "{q}"], ["KEYS", "{q}*"], ["SCAN", "0", "MATCH", "{q}*", "COUNT", "100000"], ["XINFO", "STREAM", "{q}"], ["XADD", "{q}", "0-*", "a", "1"],
+    ],
+  },
   { name: "XADD odd field count", script: [["XADD", "{q}", "1-1", "a", "1", "b"], ["XADD", "{q}", "NOMKSTREAM", "1-1", "a"], ["XADD", "{q}", "MAXLEN", "5", "1-1", "a"], ["XLEN", "{q}"]] },
 ];
 
