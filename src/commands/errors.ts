@@ -42,5 +42,10 @@ export function fromQueueError(err: QueueError, command: string): UserError {
       return new UserError("ERR", "The stream has exhausted the last possible ID, unable to add more items");
     case "LIMIT":
       return new UserError("ERR", `${err.message}; raise ${err.detail.flag}`);
+    // Redis 7's replies to a client blocked in XREADGROUP when its key or group goes away.
+    case "KEY_DELETED":
+      return new UserError("UNBLOCKED", "the stream key no longer exists");
+    case "GROUP_DESTROYED":
+      return new UserError("NOGROUP", "the consumer group this client was blocked on no longer exists");
   }
 }

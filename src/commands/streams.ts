@@ -2,7 +2,8 @@
 // XNACK, XDEL, XLEN. Parsing follows Redis's argument rules and error texts. Only XREADGROUP
 // creates a group; the others answer a group that does not exist as Redis does.
 import type { PushOptions, ReadRequest, ReadResult, TrimRule } from "../queue/engine.ts";
-import { syntaxError, UserError } from "./errors.ts";
+import type { QueueError } from "../queue/errors.ts";
+import { fromQueueError, syntaxError, UserError } from "./errors.ts";
 import { formatId, parseAddId, parseId, type StreamId } from "../queue/ids.ts";
 import { integer, invalidId, lower, streamId, text } from "./args.ts";
 import { requireGroup } from "./pending.ts";
@@ -151,7 +152,9 @@ export function xreadgroup(ctx: Context, args: Uint8Array[]): void {
   // Inside EXEC nothing blocks: an empty read answers as its timeout would, as in Redis.
   if (result.length > 0 || blockMs === null || ctx.inExec) return writeReadResult(session.reply, result);
   const timeOut = () => session.resume((reply) => reply.nilArray());
-  const waiter = engine.block(req, blockMs, (served) => session.resume((reply) => writeReadResult(reply, served)), timeOut);
+  // Its key deleted or its group destroyed while it waits: Redis 7's error, at once.
+  const gone = (err: QueueError) => session.resume((reply) => reply.error(fromQueueError(err, "xreadgroup").reply));
+  const waiter = engine.block(req, blockMs, (served) => session.resume((reply) => writeReadResult(reply, served)), timeOut, gone);
   session.suspend({ cancel: () => engine.unblock(waiter), timeOut });
 }
 

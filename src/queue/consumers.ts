@@ -99,10 +99,12 @@ export function deleteConsumer(engine: Engine, key: string, group: string, consu
 /**
  * XGROUP DESTROY: removes the group and its consumers. Its in-flight tasks stay in flight:
  * their workers may still ack them, and an unacked one comes back when its lease runs out.
+ * Readers blocked through the group get Redis 7's NOGROUP reply at once.
  */
 export function destroyGroup(engine: Engine, key: string, group: string): boolean {
   if (!engine.hasGroup(key, group)) return false;
   engine.driver.deleteGroup(queueOf(key), group);
   engine.forgetGroup(key, group);
+  engine.groupDestroyed(key, group);
   return true;
 }

@@ -350,8 +350,17 @@ export class Engine {
     return this.entriesOf(key, rows);
   }
 
-  /** Blocks a reader until a task arrives (resolve) or `timeoutMs` passes (0: forever). */
-  block(req: ReadRequest, timeoutMs: number, resolve: (result: ReadResult) => void, onTimeout: () => void): Waiter<ReadRequest> {
+  /**
+   * Blocks a reader until a task arrives (resolve) or `timeoutMs` passes (0: forever). With
+   * `onGone` (XREADGROUP) it is also answered when its key is deleted or its group destroyed.
+   */
+  block(
+    req: ReadRequest,
+    timeoutMs: number,
+    resolve: (result: ReadResult) => void,
+    onTimeout: () => void,
+    onGone: ((err: QueueError) => void) | null = null,
+  ): Waiter<ReadRequest> {
     this.checkBlockedLimit();
     const tryServe = (queue: string): boolean => {
       const entries = this.claim(queue, req.group, req.consumer, req.count, req.noack);
@@ -359,7 +368,32 @@ export class Engine {
       resolve([[queue, entries]]);
       return true;
     };
-    return this.waiters.add(req.keys, timeoutMs, req, tryServe, onTimeout);
+    return this.waiters.add(req.keys, timeoutMs, req, tryServe, onTimeout, true, onGone);
+  }
+
+  /**
+   * DEL of `key` (a queue also takes its dead view): group readers blocked on it are answered
+   * at once, as Redis 7 answers them; XREAD and BLPOP readers keep waiting for a new push.
+   */
+  keyDeleted(key: string): void {
+    const keys = isDeadView(key) ? [key] : [key, key + DEAD_SUFFIX];
+    this.endWaiters(keys, null, new QueueError("KEY_DELETED", `${key} was deleted`));
+  }
+
+  /** XGROUP DESTROY: readers blocked through that group on the queue or its dead view are answered. */
+  groupDestroyed(key: string, group: string): void {
+    const queue = baseQueue(key);
+    this.endWaiters([queue, queue + DEAD_SUFFIX], group, new QueueError("GROUP_DESTROYED", `group ${group} of ${queue} was destroyed`));
+  }
+
+  private endWaiters(keys: string[], group: string | null, err: QueueError): void {
+    for (const key of keys) {
+      for (const waiter of this.waiters.on(key)) {
+        if (!waiter.onGone || (group !== null && waiter.payload.group !== group)) continue;
+        this.waiters.remove(waiter);
+        waiter.onGone(err);
+      }
+    }
   }
 
   /** Blocks a reader that only looks (XREAD): `tryServe` reads without claiming. */

@@ -12,7 +12,11 @@ export type QueueErrorCode =
   /** The queue has handed out its last possible id. */
   | "ID_EXHAUSTED"
   /** A configured limit was reached (`limit` names the setting). */
-  | "LIMIT";
+  | "LIMIT"
+  /** A blocked group read's key was deleted (DEL, UNLINK) while it waited. */
+  | "KEY_DELETED"
+  /** A blocked group read's group was destroyed (XGROUP DESTROY) while it waited. */
+  | "GROUP_DESTROYED";
 
 export class QueueError extends Error {
   constructor(

@@ -120,16 +120,19 @@ function nameHash(name: string): number {
 /**
  * DEL: on a queue, removes its tasks in every state, its dead letters, groups, consumers and
  * settings (ids start again from 0-0, as in Redis). On a dead view, removes only the dead
- * tasks. Blocked readers keep waiting; a later push recreates the queue and serves them.
+ * tasks. Readers blocked in XREADGROUP on it are answered with an error, as in Redis 7; XREAD
+ * and BLPOP readers keep waiting, and a later push recreates the queue and serves them.
  */
 export function deleteKey(engine: Engine, key: string): boolean {
   if (!keyExists(engine, key)) return false;
   if (isDeadView(key)) {
     engine.driver.deleteTasksOf(key);
+    engine.keyDeleted(key);
     return true;
   }
   // Dead letters go too: their ids could collide with the restarted ids of a new queue.
   engine.driver.deleteQueue(key);
   engine.forgetQueue(key);
+  engine.keyDeleted(key);
   return true;
 }

@@ -1,5 +1,6 @@
 // Workers blocked in XREADGROUP, per queue, oldest first. A waiter is in the set of every
 // queue it waits on and leaves all of them at once when served, timed out or disconnected.
+import type { QueueError } from "./errors.ts";
 
 export interface Waiter<T> {
   readonly keys: string[];
@@ -7,6 +8,8 @@ export interface Waiter<T> {
   /** Tries to serve the waiter from `queue`; true when it got something and is done. */
   readonly tryServe: (queue: string) => boolean;
   readonly onTimeout: () => void;
+  /** Answers a waiter whose key or group went away (XREADGROUP); null: it keeps waiting (XREAD, BLPOP). */
+  readonly onGone: ((err: QueueError) => void) | null;
   /** A claiming worker (XREADGROUP, BLPOP) consumes; a watching reader (XREAD) only looks. */
   readonly consumes: boolean;
   timer: ReturnType<typeof setTimeout> | null;
@@ -29,8 +32,9 @@ export class Waiters<T> {
     tryServe: (queue: string) => boolean,
     onTimeout: () => void,
     consumes = true,
+    onGone: ((err: QueueError) => void) | null = null,
   ): Waiter<T> {
-    const waiter: Waiter<T> = { keys, order: this.nextOrder++, tryServe, onTimeout, consumes, timer: null, active: true, payload };
+    const waiter: Waiter<T> = { keys, order: this.nextOrder++, tryServe, onTimeout, onGone, consumes, timer: null, active: true, payload };
     for (const key of keys) {
       let set = this.byQueue.get(key);
       if (!set) this.byQueue.set(key, (set = new Set()));
@@ -89,6 +93,11 @@ export class Waiters<T> {
 
   clearSignals(): void {
     this.signalled.clear();
+  }
+
+  /** The waiters on `queue`, oldest first. */
+  on(queue: string): Waiter<T>[] {
+    return [...(this.byQueue.get(queue) ?? [])];
   }
 
   /** Every active waiter, oldest first (for shutdown). */
