@@ -2,7 +2,7 @@
 // order whatever order they came back in, across ring growth and reuse, and peeks the same ids
 // it would shift.
 import { expect, test } from "bun:test";
-import { WaitingOrder } from "../../src/store/sqlite/waiting.ts";
+import { CacheBudget, WaitingOrder } from "../../src/store/sqlite/waiting.ts";
 
 type Id = { ms: number; seq: number };
 const byId = (a: Id, b: Id) => a.ms - b.ms || a.seq - b.seq;
@@ -10,7 +10,7 @@ const byId = (a: Id, b: Id) => a.ms - b.ms || a.seq - b.seq;
 test("random pushes, returns and shifts come out in id order, as a sorted list would give them", () => {
   let seed = 7;
   const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-  const order = new WaitingOrder();
+  const order = new WaitingOrder(new CacheBudget(0));
   let reference: Id[] = [];
   let next = 1;
   const taken: Id[] = [];
@@ -31,13 +31,41 @@ test("random pushes, returns and shifts come out in id order, as a sorted list w
       if (r < 0.62) expect(order.peek(5)).toEqual(reference.slice(0, 5));
       const got = order.shift();
       const want = reference.shift() ?? null;
-      expect(got).toEqual(want);
+      expect(got && { ms: got.ms, seq: got.seq }).toEqual(want);
       if (got) taken.push(got);
     }
     expect(order.entries).toBe(reference.length);
   }
   reference.sort(byId);
   const rest: Id[] = [];
-  for (let id = order.shift(); id; id = order.shift()) rest.push(id);
+  for (let id = order.shift(); id; id = order.shift()) rest.push({ ms: id.ms, seq: id.seq });
   expect(rest).toEqual(reference);
+});
+
+test("pushed payloads ride along until claimed, within the shared byte budget, and a dropped cache refunds it", () => {
+  const budget = new CacheBudget(250);
+  const a = new WaitingOrder(budget);
+  const b = new WaitingOrder(budget);
+  const task = (n: number) => ({ fields: `["n","${n}"]`, maxAttempts: null, bytes: 100 });
+  a.add(1, 0, task(1));
+  b.add(1, 0, task(2));
+  a.add(2, 0, task(3)); // over the budget: kept as an id only
+  expect(budget.used).toBe(200);
+  expect(a.shift()).toEqual({ ms: 1, seq: 0, cached: task(1) });
+  expect(budget.used).toBe(100);
+  expect(a.shift()).toEqual({ ms: 2, seq: 0 });
+  // A task that comes back older than the newest one goes to the heap, uncached even if offered.
+  a.add(5, 0, task(5));
+  a.add(0, 5, task(9));
+  expect(budget.used).toBe(200);
+  expect(a.shift()).toEqual({ ms: 0, seq: 5 });
+  b.dropCache();
+  expect(budget.used).toBe(100);
+  expect(b.shift()).toEqual({ ms: 1, seq: 0 });
+  expect(a.shift()).toEqual({ ms: 5, seq: 0, cached: task(5) });
+  expect(budget.used).toBe(0);
+  // Growing the ring keeps each payload with its id.
+  const big = new WaitingOrder(new CacheBudget(1e9));
+  for (let i = 1; i <= 1000; i++) big.add(i, 0, task(i));
+  for (let i = 1; i <= 1000; i++) expect(big.shift()!.cached!.fields).toBe(`["n","${i}"]`);
 });

@@ -28,7 +28,10 @@ import { checkWritable, inspectExisting } from "./preflight.ts";
 import { prepareReads, type ReadStatements } from "./reads-sql.ts";
 import { migrate, SCHEMA_VERSION } from "./migrate.ts";
 import { type MovedRow, prepareAll, type QueueRow, STATE_OF, STATUS, type Statements } from "./statements.ts";
-import { WaitingOrder } from "./waiting.ts";
+import { CacheBudget, WaitingOrder } from "./waiting.ts";
+
+/** Payloads of pushed, not yet claimed tasks held in memory (waiting.ts), across all queues. */
+const PAYLOAD_CACHE_BYTES_MAX = 64 * 1024 * 1024;
 
 export { SCHEMA_VERSION };
 
@@ -48,6 +51,7 @@ export class SqliteDriver implements Driver {
   private names = new Map<number, string>();
   /** Each key's waiting tasks in delivery order (waiting.ts). Rebuilt by queues(), with the names. */
   private waiting = new Map<number, WaitingOrder>();
+  private cacheBudget = new CacheBudget(PAYLOAD_CACHE_BYTES_MAX);
 
   constructor(dataDir: string, durability: Durability, progress: (line: string) => void = () => {}) {
     if (!existsSync(dataDir) || !statSync(dataDir).isDirectory()) {
@@ -193,6 +197,7 @@ export class SqliteDriver implements Driver {
   /** One scan of task_state in key order (the table's own order: no sort). */
   private loadWaiting(): void {
     this.waiting = new Map();
+    this.cacheBudget = new CacheBudget(PAYLOAD_CACHE_BYTES_MAX);
     let order: WaitingOrder | undefined;
     let orderKey = -1;
     for (const row of this.sql.waitingScan.iterate()) {
@@ -208,10 +213,15 @@ export class SqliteDriver implements Driver {
   private order(key: number): WaitingOrder {
     let order = this.waiting.get(key);
     if (!order) {
-      order = new WaitingOrder();
+      order = new WaitingOrder(this.cacheBudget);
       this.waiting.set(key, order);
     }
     return order;
+  }
+
+  private forgetOrder(key: number): void {
+    this.waiting.get(key)?.dropCache();
+    this.waiting.delete(key);
   }
 
   private nowWaiting(key: number, ms: number, seq: number): void {
@@ -249,8 +259,8 @@ export class SqliteDriver implements Driver {
     if (id !== undefined) {
       this.reads.deleteTasks.run(id * 2);
       this.reads.deleteTasks.run(id * 2 + 1);
-      this.waiting.delete(id * 2);
-      this.waiting.delete(id * 2 + 1);
+      this.forgetOrder(id * 2);
+      this.forgetOrder(id * 2 + 1);
       this.reads.deleteQueue.run(id);
       this.ids.delete(name);
       this.names.delete(id);
@@ -262,7 +272,7 @@ export class SqliteDriver implements Driver {
   deleteTasksOf(name: string): void {
     const key = this.key(name);
     this.reads.deleteTasks.run(key);
-    this.waiting.delete(key);
+    this.forgetOrder(key);
   }
 
   createGroup(queue: string, group: string, createdAt: number): void {
@@ -310,7 +320,10 @@ export class SqliteDriver implements Driver {
     const key = this.key(t.queue);
     this.sql.insertPayload.run(key >> 1, t.ms, t.seq, t.createdAt, t.fields);
     this.sql.insertState.run(key, t.ms, t.seq, t.maxAttempts, t.expiresAt);
-    this.nowWaiting(key, t.ms, t.seq);
+    const order = this.order(key);
+    const bytes = typeof t.fields === "string" ? t.fields.length * 2 : t.fields.byteLength;
+    order.add(t.ms, t.seq, { fields: t.fields, maxAttempts: t.maxAttempts, bytes });
+    order.count++;
   }
 
   /**
@@ -332,7 +345,10 @@ export class SqliteDriver implements Driver {
       const claimed = claimRow.run(key, id.ms, id.seq, status, d.attemptsAdded, d.worker, d.group, d.leaseUntil, d.deliveredAt, d.finishedAt, d.purgeAt);
       if (claimed.changes === 0) continue; // a stale entry: deleted or taken since it was queued
       order.count--;
-      tasks.push(task.get(key, id.ms, id.seq)!);
+      // A cached task was never delivered: its attempts are this delivery's.
+      const { cached } = id;
+      if (cached) tasks.push({ ms: id.ms, seq: id.seq, fields: cached.fields, attempts: d.attemptsAdded, max_attempts: cached.maxAttempts });
+      else tasks.push(task.get(key, id.ms, id.seq)!);
     }
     return tasks;
   }
@@ -524,7 +540,10 @@ export class SqliteDriver implements Driver {
   /** The task's waiting-order entry goes stale; the count drops now. */
   takeWaiting(t: Takeover, from: "available" | "dead"): TaskRecord | null {
     const taken = this.claims.claimWaiting.get({ ...this.takeoverParams(t), from: STATUS[from] });
-    if (taken) this.noLongerWaiting(this.key(t.queue), [{ status: STATUS[from] }]);
+    if (taken) {
+      this.noLongerWaiting(this.key(t.queue), [{ status: STATUS[from] }]);
+      this.waiting.get(this.key(t.queue))?.dropCache();
+    }
     return this.withFields(t.queue, taken);
   }
 

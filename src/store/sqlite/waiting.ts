@@ -7,11 +7,35 @@
 // FORCE): the claim's UPDATE checks the row is still waiting and skips it otherwise, so a stale
 // entry costs one keyed lookup and never a wrong delivery. What must never happen is a waiting
 // row with no entry here: every path that makes a task wait adds it (driver.ts).
+//
+// A pushed task also keeps its payload here until it is claimed, within a byte budget shared by
+// all keys, so the claim need not read it back (3.9 us a task under load); tasks that come back
+// or die are read from the database.
+
+/** What a claim needs of a task it did not read: only ever cached for a task never delivered. */
+export interface CachedTask {
+  fields: string | Uint8Array;
+  maxAttempts: number | null;
+  bytes: number;
+}
+
+/** Payload bytes all waiting orders may hold, together. */
+export class CacheBudget {
+  used = 0;
+  constructor(readonly max: number) {}
+}
+
+export interface WaitingId {
+  ms: number;
+  seq: number;
+  cached?: CachedTask;
+}
 
 /** One key's waiting ids: pushes append in id order to a ring; tasks that come back out of order go to a heap. */
 export class WaitingOrder {
   private ms = new Float64Array(64);
   private seq = new Float64Array(64);
+  private cached: (CachedTask | undefined)[] = [];
   private head = 0;
   private tail = 0;
   /** Ids that came back (nack, expiry, restart) or died out of order, smallest first. */
@@ -19,22 +43,40 @@ export class WaitingOrder {
   /** Exact count of waiting rows (stale entries are not counted). */
   count = 0;
 
+  constructor(private readonly budget: CacheBudget) {}
+
   get entries(): number {
     return this.tail - this.head + this.returned.length;
   }
 
-  /** Adds an id that is waiting now. */
-  add(ms: number, seq: number): void {
+  /** Adds an id that is waiting now; a pushed task's payload may come along (kept if the budget allows). */
+  add(ms: number, seq: number, task?: CachedTask): void {
     const last = this.tail - 1;
-    if (this.tail === this.head || ms > this.ms[last] || (ms === this.ms[last] && seq > this.seq[last])) this.append(ms, seq);
+    if (this.tail === this.head || ms > this.ms[last] || (ms === this.ms[last] && seq > this.seq[last])) this.append(ms, seq, task);
     else heapPush(this.returned, { ms, seq });
   }
 
-  private append(ms: number, seq: number): void {
+  private append(ms: number, seq: number, task: CachedTask | undefined): void {
     if (this.tail === this.ms.length) this.makeRoom();
     this.ms[this.tail] = ms;
     this.seq[this.tail] = seq;
+    if (task && this.budget.used + task.bytes <= this.budget.max) {
+      this.cached[this.tail] = task;
+      this.budget.used += task.bytes;
+    }
     this.tail++;
+  }
+
+  /**
+   * Forgets every cached payload of this key: after XCLAIM FORCE took a waiting task, a stale
+   * entry could meet that task waiting again with attempts counted, which its cache would miss.
+   */
+  dropCache(): void {
+    for (let i = this.head; i < this.tail; i++) {
+      const task = this.cached[i];
+      if (task) this.budget.used -= task.bytes;
+    }
+    this.cached = [];
   }
 
   private makeRoom(): void {
@@ -45,22 +87,31 @@ export class WaitingOrder {
     const seq = new Float64Array(size);
     ms.set(this.ms.subarray(this.head, this.tail));
     seq.set(this.seq.subarray(this.head, this.tail));
+    this.cached = this.cached.slice(this.head, this.tail);
     this.ms = ms;
     this.seq = seq;
     this.head = 0;
     this.tail = live;
   }
 
-  /** Removes and returns the smallest id, or null when none is left. */
-  shift(): { ms: number; seq: number } | null {
+  /** Removes and returns the smallest id (with its cached payload, if any), or null when none is left. */
+  shift(): WaitingId | null {
     const top = this.returned[0];
     if (this.head < this.tail) {
       const ms = this.ms[this.head];
       const seq = this.seq[this.head];
       if (!top || ms < top.ms || (ms === top.ms && seq < top.seq)) {
+        const cached = this.cached[this.head];
+        if (cached) {
+          this.cached[this.head] = undefined;
+          this.budget.used -= cached.bytes;
+        }
         this.head++;
-        if (this.head === this.tail) this.head = this.tail = 0;
-        return { ms, seq };
+        if (this.head === this.tail) {
+          this.head = this.tail = 0;
+          this.cached = [];
+        }
+        return cached ? { ms, seq, cached } : { ms, seq };
       }
     }
     return top ? heapPop(this.returned) : null;
