@@ -32,12 +32,17 @@ export function fromQueueError(err: QueueError, command: string): UserError {
     case "DEAD_VIEW": {
       const queue = err.detail.queue ?? "";
       if (command === "ezra|config|set") return new UserError("ERR", `settings belong to '${queue}', not its dead-letter view`);
+      if (command === "xsetid") return new UserError("ERR", `ids belong to '${queue}', not its dead-letter view '${queue}::dead'`);
       return new UserError("ERR", `'${queue}::dead' is the dead-letter view of '${queue}'; push to '${queue}'`);
     }
     case "ID_ZERO":
       return new UserError("ERR", "The ID specified in XADD must be greater than 0-0");
     case "ID_NOT_GREATER":
       return new UserError("ERR", "The ID specified in XADD is equal or smaller than the target stream top item");
+    case "ID_BELOW_TOP":
+      return new UserError("ERR", "The ID specified in XSETID is smaller than the target stream top item");
+    case "ENTRIES_BELOW_LENGTH":
+      return new UserError("ERR", "The entries_added specified in XSETID is smaller than the target stream length");
     case "ID_EXHAUSTED":
       return new UserError("ERR", "The stream has exhausted the last possible ID, unable to add more items");
     case "LIMIT":

@@ -45,7 +45,7 @@ export function writeStreamHead(reply: ReplyWriter, info: StreamInfo): void {
   reply.bulk("last-generated-id");
   reply.bulk(formatId(info.lastId));
   reply.bulk("max-deleted-entry-id");
-  reply.bulk("0-0");
+  reply.bulk(formatId(info.maxDeletedId));
   reply.bulk("entries-added");
   reply.integer(info.entriesAdded);
   reply.bulk("recorded-first-entry-id");
@@ -103,7 +103,7 @@ export const xgroupHelp = help([
   "DESTROY <key> <groupname>",
   "    Remove the group and its consumers. Its in-flight tasks stay in flight until acked or their lease ends.",
   "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
-  "    Accepted and validated; ezra groups share all tasks, so there is no group position to set.",
+  "    Refused (after Redis's checks): ezra groups share all tasks, so there is no group position to set.",
   "HELP",
   "    Print this help.",
 ]);

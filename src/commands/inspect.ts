@@ -19,6 +19,9 @@ export const FULL_COUNT_MAX = 10_000;
 const XGROUP_NO_KEY =
   "The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.";
 
+export const XGROUP_SETID_REFUSED =
+  "XGROUP SETID is not supported: ezra's consumer groups share the queue's tasks and have no position of their own to set (no task is skipped or delivered again)";
+
 function requireKey(ctx: Context, key: string, message = "no such key"): void {
   if (!ctx.engine.exists(key)) throw new UserError("ERR", message);
 }
@@ -190,7 +193,11 @@ export function xgroupDelConsumer(ctx: Context, args: Uint8Array[]): void {
   ctx.session.reply.integer(deleteConsumer(ctx.engine, key, group, text(args[4])));
 }
 
-/** XGROUP SETID key group <id|$> [ENTRIESREAD n]: validated and accepted; groups share all tasks. */
+/**
+ * XGROUP SETID key group <id|$> [ENTRIESREAD n]: validated as Redis does, then refused. A group
+ * has no position of its own (groups share the queue's tasks): moving it back would have to
+ * redeliver acked work, moving it forward would drop waiting tasks, for every group at once.
+ */
 export function xgroupSetId(ctx: Context, args: Uint8Array[]): void {
   // Redis checks the options before the key and the group, and the id after them.
   for (let i = 5; i < args.length; i++) {
@@ -202,7 +209,7 @@ export function xgroupSetId(ctx: Context, args: Uint8Array[]): void {
   keyAndGroup(ctx, args);
   const id = text(args[4]);
   if (id !== "$" && !parseId(id)) throw invalidId();
-  ctx.session.reply.simple("OK");
+  throw new UserError("ERR", XGROUP_SETID_REFUSED);
 }
 
 function keyAndGroup(ctx: Context, args: Uint8Array[]): [string, string] {

@@ -4,7 +4,7 @@
 import type { PushOptions, ReadRequest, ReadResult, TrimRule } from "../queue/engine.ts";
 import type { QueueError } from "../queue/errors.ts";
 import { fromQueueError, syntaxError, UserError } from "./errors.ts";
-import { formatId, parseAddId, parseId, type StreamId } from "../queue/ids.ts";
+import { compareIds, formatId, parseAddId, parseId, type StreamId } from "../queue/ids.ts";
 import { integer, invalidId, lower, streamId, text } from "./args.ts";
 import { requireGroup } from "./pending.ts";
 import { writeEntries, writeReadResult } from "./replies.ts";
@@ -195,6 +195,30 @@ export function xnack(ctx: Context, args: Uint8Array[]): void {
 export function xdel(ctx: Context, args: Uint8Array[]): void {
   const ids = args.slice(2).map((a) => streamId(a));
   ctx.session.reply.integer(ctx.engine.delete(text(args[1]), ids));
+}
+
+/** XSETID key last-id [ENTRIESADDED n] [MAXDELETEDID id]: Redis's checks, in Redis's order. */
+export function xsetid(ctx: Context, args: Uint8Array[]): void {
+  const id = parseId(text(args[2]));
+  if (!id) throw invalidId();
+  let entriesAdded: number | null = null;
+  let maxDeleted: StreamId | null = null;
+  for (let i = 3; i < args.length; i += 2) {
+    const opt = lower(args[i]);
+    if (i + 1 >= args.length) throw syntaxError();
+    if (opt === "entriesadded") {
+      entriesAdded = integer(args[i + 1]);
+      if (entriesAdded < 0) throw new UserError("ERR", "entries_added must be positive");
+    } else if (opt === "maxdeletedid") {
+      maxDeleted = parseId(text(args[i + 1]));
+      if (!maxDeleted) throw invalidId();
+      if (compareIds(id, maxDeleted) < 0) {
+        throw new UserError("ERR", "The ID specified in XSETID is smaller than the provided max_deleted_entry_id");
+      }
+    } else throw syntaxError();
+  }
+  ctx.engine.setLastId(text(args[1]), id, entriesAdded, maxDeleted);
+  ctx.session.reply.simple("OK");
 }
 
 export function xlen(ctx: Context, args: Uint8Array[]): void {

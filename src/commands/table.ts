@@ -5,7 +5,7 @@ import * as conn from "./connection.ts";
 import { help, xgroupCreate, xgroupHelp, xinfoHelp } from "./groups.ts";
 import * as inspect from "./inspect.ts";
 import { xautoclaim, xclaim, xpending } from "./pending.ts";
-import { xack, xadd, xdel, xlen, xnack, xreadgroup } from "./streams.ts";
+import { xack, xadd, xdel, xlen, xnack, xreadgroup, xsetid } from "./streams.ts";
 import * as keyspace from "./keyspace.ts";
 import * as lists from "./lists.ts";
 import * as serverCommands from "./server.ts";
@@ -35,6 +35,7 @@ const SPECS: CommandSpec[] = [
   cmd("xack", -4, ["write"], "Acknowledge in-flight tasks as done.", xack),
   cmd("xnack", -4, ["write"], "Give an in-flight task back (retry or dead letter), with an optional reason.", xnack),
   cmd("xdel", -3, ["write"], "Delete tasks; an in-flight task is nacked instead.", xdel),
+  cmd("xsetid", -3, ["write"], "Set a queue's last id (and entries-added, max-deleted-entry-id): later ids are greater.", xsetid),
   cmd("xlen", 2, ["readonly"], "Count the tasks waiting in a queue (dead tasks on <queue>::dead).", xlen),
   cmd("xpending", -3, ["readonly"], "List a group's in-flight tasks: consumer, idle time, delivery count.", xpending),
   cmd("xclaim", -6, ["write"], "Take over in-flight tasks idle long enough, or renew your own lease (heartbeat).", xclaim),
@@ -64,7 +65,7 @@ const SPECS: CommandSpec[] = [
     cmd("destroy", 4, ["write"], "Remove a group and its consumers; its in-flight tasks stay in flight.", inspect.xgroupDestroy),
     cmd("createconsumer", 5, ["write"], "Record a consumer in a group.", inspect.xgroupCreateConsumer),
     cmd("delconsumer", 5, ["write"], "Remove a consumer; its in-flight tasks become available again.", inspect.xgroupDelConsumer),
-    cmd("setid", -5, ["write"], "Accepted for compatibility: groups share all tasks, there is no position to set.", inspect.xgroupSetId),
+    cmd("setid", -5, ["write"], "Refused after Redis's checks: groups share all tasks, there is no position to set.", inspect.xgroupSetId),
     cmd("help", 2, [], "Show XGROUP help.", xgroupHelp),
   ]),
   container("xinfo", ["readonly"], "Stream introspection.", [

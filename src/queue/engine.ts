@@ -48,6 +48,8 @@ interface QueueState {
   entriesAdded: number;
   /** Largest encoded task pushed to the queue, in bytes (bounds claims by reply size). */
   fieldsBytesMax: number;
+  /** Largest id XDEL removed (or XSETID MAXDELETEDID set): XINFO's max-deleted-entry-id. */
+  maxDeleted: StreamId;
   settings: QueueSettings;
   groups: Set<string>;
   createdAt: number;
@@ -140,6 +142,7 @@ export class Engine {
         last: record.lastId,
         entriesAdded: record.entriesAdded,
         fieldsBytesMax: record.fieldsBytesMax,
+        maxDeleted: record.maxDeletedId,
         settings: {
           visibilityTimeoutMs: record.visibilityTimeoutMs,
           maxAttempts: record.maxAttempts,
@@ -154,7 +157,15 @@ export class Engine {
   }
 
   private record(q: QueueState) {
-    return { name: q.name, lastId: q.last, entriesAdded: q.entriesAdded, fieldsBytesMax: q.fieldsBytesMax, ...q.settings, createdAt: q.createdAt };
+    return {
+      name: q.name,
+      lastId: q.last,
+      entriesAdded: q.entriesAdded,
+      fieldsBytesMax: q.fieldsBytesMax,
+      maxDeletedId: q.maxDeleted,
+      ...q.settings,
+      createdAt: q.createdAt,
+    };
   }
 
   private saveDirtyQueues(): void {
@@ -183,6 +194,7 @@ export class Engine {
       last: { ms: 0, seq: 0 },
       entriesAdded: 0,
       fieldsBytesMax: 0,
+      maxDeleted: MIN_ID,
       settings: { visibilityTimeoutMs: null, maxAttempts: null, retentionMs: null },
       groups: new Set(),
       createdAt: now,
@@ -269,6 +281,35 @@ export class Engine {
       throw new QueueError("ID_NOT_GREATER", `an id must be greater than ${name}'s last id`);
     }
     return id;
+  }
+
+  /**
+   * XSETID: moves the queue's last id (and optionally entries-added and max-deleted-entry-id),
+   * with Redis's checks, so ids handed out afterwards are greater. The top item is the newest
+   * task in the queue or its dead view: a dead task keeps its id, which must not be reused.
+   */
+  setLastId(key: string, id: StreamId, entriesAdded: number | null, maxDeleted: StreamId | null): void {
+    const q = this.queue(key);
+    if (!q) throw new QueueError("NOT_FOUND", `no queue ${key}`);
+    if (isDeadView(key)) throw new QueueError("DEAD_VIEW", `ids belong to ${q.name}`, { queue: q.name });
+    const counts = this.counts(key);
+    const length = counts.available + counts.in_flight + counts.done;
+    if (length + counts.dead > 0) {
+      let top: StreamId = this.driver.lastTask(key) ?? MIN_ID;
+      const deadTop = this.driver.lastTask(key + DEAD_SUFFIX);
+      if (deadTop && compareIds(deadTop, top) > 0) top = deadTop;
+      if (compareIds(id, top) < 0) throw new QueueError("ID_BELOW_TOP", `${formatId(id)} is below ${key}'s newest task`);
+      if (entriesAdded !== null && entriesAdded < length) {
+        throw new QueueError("ENTRIES_BELOW_LENGTH", `${entriesAdded} entries added is fewer than ${key}'s ${length} entries`);
+      }
+    }
+    q.last = { ms: id.ms, seq: id.seq };
+    if (entriesAdded !== null) q.entriesAdded = entriesAdded;
+    // As Redis: MAXDELETEDID 0-0 leaves the recorded one as it is.
+    if (maxDeleted && compareIds(maxDeleted, MIN_ID) > 0) q.maxDeleted = { ms: maxDeleted.ms, seq: maxDeleted.seq };
+    q.dirty = true;
+    // Saved with the turn's progress (a pass-through for WATCH): the change itself counts as a write.
+    this.versions.bump(q.name);
   }
 
   /** XADD/XTRIM trimming, as Redis does it: oldest entries first, whatever their state. */
@@ -443,9 +484,20 @@ export class Engine {
       const state = this.driver.taskState(key, id);
       if (state === null) continue;
       if (state === "in_flight") affected += this.nack(key, id, "deleted while in flight (XDEL)") ? 1 : 0;
-      else affected += this.driver.deleteTask(key, id);
+      else if (this.driver.deleteTask(key, id) > 0) {
+        affected++;
+        this.noteDeleted(key, id);
+      }
     }
     return affected;
+  }
+
+  /** XINFO's max-deleted-entry-id follows XDEL as in Redis (trims, retention and ttl do not count). */
+  private noteDeleted(key: string, id: StreamId): void {
+    const q = this.queue(key);
+    if (!q || isDeadView(key) || compareIds(id, q.maxDeleted) <= 0) return;
+    q.maxDeleted = { ms: id.ms, seq: id.seq };
+    q.dirty = true;
   }
 
   // --- groups and inspection ----------------------------------------------------------------
@@ -509,6 +561,7 @@ export class Engine {
     return {
       lastId: q.last,
       entriesAdded: q.entriesAdded,
+      maxDeletedId: q.maxDeleted,
       groups: q.groups.size,
       first: first ? toEntries([first], maxAttempts)[0] : null,
       last: last ? toEntries([last], maxAttempts)[0] : null,

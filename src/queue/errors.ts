@@ -11,6 +11,10 @@ export type QueueErrorCode =
   | "ID_NOT_GREATER"
   /** The queue has handed out its last possible id. */
   | "ID_EXHAUSTED"
+  /** XSETID below the queue's newest task (or dead letter). */
+  | "ID_BELOW_TOP"
+  /** XSETID's entries-added below the number of entries the queue holds. */
+  | "ENTRIES_BELOW_LENGTH"
   /** A configured limit was reached (`limit` names the setting). */
   | "LIMIT"
   /** A blocked group read's key was deleted (DEL, UNLINK) while it waited. */

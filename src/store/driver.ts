@@ -30,6 +30,8 @@ export interface QueueRecord {
   entriesAdded: number;
   /** Largest encoded task pushed, in bytes (bounds claims by reply size). */
   fieldsBytesMax: number;
+  /** Largest id XDEL ever removed, or XSETID MAXDELETEDID set (XINFO max-deleted-entry-id). */
+  maxDeletedId: Id;
   visibilityTimeoutMs: number | null;
   maxAttempts: number | null;
   retentionMs: number | null;

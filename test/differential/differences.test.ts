@@ -70,6 +70,12 @@ const cases: Case[] = [
     ],
   },
   {
+    name: "XSETID on a dead view is refused",
+    expectDifferent: "a dead view's ids are its queue's",
+    script: [["XADD", "{q}", "1-1", "a", "1"], ["XSETID", "{q}::dead", "5-0"], ["XADD", "{q}", "2-1", "a", "1"]],
+    ezra: [bulk("1-1"), err("ERR ids belong to 'q', not its dead-letter view 'q::dead'"), bulk("2-1")],
+  },
+  {
     name: "XADD to a dead view is refused",
     expectDifferent: "dead letters are made by the lifecycle only",
     script: [["XADD", "{q}::dead", "1-1", "a", "1"], ["XLEN", "{q}::dead"]],

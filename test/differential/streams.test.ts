@@ -157,6 +157,30 @@ const others: Case[] = [
   { name: "XDEL on a missing key", script: [["XDEL", "{q}", "1-1"], ["XDEL", "{q}", "1-1", "2-2"]] },
   { name: "XDEL bad id", script: [["XADD", "{q}", "1-1", "a", "1"], ["XDEL", "{q}", "abc"], ["XDEL", "{q}", "2-1", "1-x"], ["XLEN", "{q}"]] },
   { name: "XINFO STREAM on a missing key", script: [["XINFO", "STREAM", "{q}"]] },
+  {
+    name: "XSETID argument errors",
+    script: [
+      ["XSETID", "{q}", "1-1"], ["XSETID", "{q}", "abc"], ["XSETID", "{q}", "*"], ["XSETID", "{q}", "-"], ["XSETID", "{q}", "+"], ["XSETID", "{q}", "1-x"],
+      ["XSETID", "{q}", "1-1", "BOGUS", "1"], ["XSETID", "{q}", "1-1", "ENTRIESADDED"], ["XSETID", "{q}", "1-1", "ENTRIESADDED", "x"],
+      ["XSETID", "{q}", "1-1", "ENTRIESADDED", "-1"], ["XSETID", "{q}", "1-1", "MAXDELETEDID", "2-0"], ["XSETID", "{q}", "1-1", "MAXDELETEDID", "x"],
+      ["XSETID", "{q}", "1-1", "ENTRIESADDED", "5", "MAXDELETEDID", "1-0"], ["EXISTS", "{q}"], ["XSETID", "{q}::dead", "1-1"],
+    ],
+  },
+  {
+    // Ids handed out after XSETID are greater than it; it may not go below the newest entry.
+    name: "XSETID moves the last id",
+    script: [
+      ["XADD", "{q}", "5-5", "a", "1"], ["XADD", "{q}", "6-1", "a", "1"], ["XSETID", "{q}", "5-6"], ["XSETID", "{q}", "6-1", "ENTRIESADDED", "1"],
+      ["XSETID", "{q}", "6-1"], ["XSETID", "{q}", "10"], ["XADD", "{q}", "9-1", "a", "1"], ["XADD", "{q}", "10-0", "a", "1"], ["XADD", "{q}", "10-*", "a", "1"],
+      ["XSETID", "{q}", "8-0"], ["XSETID", "{q}", "10-1", "ENTRIESADDED", "2"], ["XSETID", "{q}", "20-0", "ENTRIESADDED", "100", "MAXDELETEDID", "15-0"],
+      ["XADD", "{q}", "20-0", "a", "1"], ["XADD", "{q}", "20-*", "a", "1"], ["XLEN", "{q}"],
+    ],
+  },
+  {
+    // An empty stream has no top item: Redis 7.0 lets XSETID go below its deleted entries.
+    name: "XSETID on an emptied stream",
+    script: [["XADD", "{q}", "5-1", "a", "1"], ["XDEL", "{q}", "5-1"], ["XSETID", "{q}", "2-0"], ["XADD", "{q}", "2-*", "a", "1"], ["XSETID", "{q}", "1-0"]],
+  },
 ];
 
 differentialSuite("differential: stream commands", [...xadd, ...xack, ...xgroup, ...xreadgroup, ...others]);

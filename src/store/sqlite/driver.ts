@@ -162,6 +162,7 @@ export class SqliteDriver implements Driver {
       lastId: { ms: row.last_ms, seq: row.last_seq },
       entriesAdded: row.entries_added,
       fieldsBytesMax: row.fields_bytes_max,
+      maxDeletedId: { ms: row.max_deleted_ms, seq: row.max_deleted_seq },
       visibilityTimeoutMs: row.visibility_timeout_ms,
       maxAttempts: row.max_attempts,
       retentionMs: row.retention_ms,
@@ -247,7 +248,7 @@ export class SqliteDriver implements Driver {
   }
 
   saveQueueProgress(q: QueueRecord): void {
-    this.sql.saveQueueIds.run(this.ids.get(q.name) ?? -1, q.lastId.ms, q.lastId.seq, q.entriesAdded, q.fieldsBytesMax);
+    this.sql.saveQueueIds.run(this.ids.get(q.name) ?? -1, q.lastId.ms, q.lastId.seq, q.entriesAdded, q.fieldsBytesMax, q.maxDeletedId.ms, q.maxDeletedId.seq);
   }
 
   saveQueueSettings(q: QueueRecord): void {

@@ -13,6 +13,8 @@ CREATE TABLE queues (
   retention_ms       INTEGER,
   entries_added      INTEGER NOT NULL DEFAULT 0,   -- XINFO STREAM's entries-added
   fields_bytes_max   INTEGER NOT NULL DEFAULT 0,   -- largest task pushed: claims of fat tasks are sized by bytes
+  max_deleted_ms     INTEGER NOT NULL DEFAULT 0,   -- XINFO STREAM's max-deleted-entry-id: largest id XDEL removed
+  max_deleted_seq    INTEGER NOT NULL DEFAULT 0,   --   (or XSETID MAXDELETEDID set); 0-0 for a v1 file, as Redis starts
   created_at         INTEGER NOT NULL
 );
 

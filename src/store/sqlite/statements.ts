@@ -25,6 +25,8 @@ export interface QueueRow {
   retention_ms: number | null;
   entries_added: number;
   fields_bytes_max: number;
+  max_deleted_ms: number;
+  max_deleted_seq: number;
   created_at: number;
 }
 
@@ -58,7 +60,8 @@ export const TASK_SQL = {
   totalChanges: "SELECT total_changes() AS n",
   allQueues: "SELECT * FROM queues",
   insertQueue: "INSERT INTO queues (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET name = name RETURNING id",
-  saveQueueIds: "UPDATE queues SET last_ms = ?2, last_seq = ?3, entries_added = ?4, fields_bytes_max = ?5 WHERE id = ?1",
+  saveQueueIds:
+    "UPDATE queues SET last_ms = ?2, last_seq = ?3, entries_added = ?4, fields_bytes_max = ?5, max_deleted_ms = ?6, max_deleted_seq = ?7 WHERE id = ?1",
   saveQueueSettings: "UPDATE queues SET visibility_timeout_ms = ?2, max_attempts = ?3, retention_ms = ?4 WHERE id = ?1",
   // Every waiting task, in key order (waiting.ts): read at start and after a rollback.
   waitingScan: "SELECT key, ms, seq FROM task_state WHERE status = 0 OR status = 3",
