@@ -22,8 +22,8 @@ db.exec(schema);
 db.exec("INSERT INTO queues (id, name, created_at) VALUES (1, 'q', 0)");
 const KEY = 2;
 const text = JSON.stringify(["p", "x".repeat(60)]);
-const insertPayload = db.query(TASK_SQL.insertPayload);
-const insertState = db.query(TASK_SQL.insertState);
+const insertPayload = db.query(`${TASK_SQL.insertPayloads} (?1, ?2, ?3, ?4, ?5)`);
+const insertState = db.query(`${TASK_SQL.insertStates} (?1, ?2, ?3, ?4, ?5)`);
 const claimPlain = db.query(TASK_SQL.claimRow);
 const ack = db.query(TASK_SQL.ack);
 

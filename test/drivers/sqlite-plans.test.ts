@@ -68,7 +68,8 @@ test("every statement uses its intended key or index, and none scans a table or 
   db.exec(schema);
   for (const [name, sql] of Object.entries(ALL_SQL)) {
     if (/^(BEGIN|COMMIT|ROLLBACK)$/.test(sql)) continue;
-    const detail = plan(db, sql);
+    // The push INSERTs are written with one row group per task (driver.ts): plan one.
+    const detail = plan(db, sql.endsWith("VALUES") ? `${sql} (?, ?, ?, ?, ?)` : sql);
     if (INTENDED[name]) expect({ name, detail: detail.join("; ") }).toEqual({ name, detail: expect.stringContaining(INTENDED[name]) });
     const allowed = MAY_SCAN_OR_SORT[name];
     // SCAN of a subquery's own result or a constant row is no table walk.

@@ -27,11 +27,13 @@ import { type ClaimStatements, prepareClaims } from "./claims-sql.ts";
 import { checkWritable, inspectExisting } from "./preflight.ts";
 import { prepareReads, type ReadStatements } from "./reads-sql.ts";
 import { migrate, SCHEMA_VERSION } from "./migrate.ts";
-import { type MovedRow, prepareAll, type QueueRow, STATE_OF, STATUS, type Statements } from "./statements.ts";
+import { type MovedRow, prepareAll, type QueueRow, STATE_OF, STATUS, type Statements, TASK_SQL } from "./statements.ts";
 import { CacheBudget, WaitingOrder } from "./waiting.ts";
 
 /** Payloads of pushed, not yet claimed tasks held in memory (waiting.ts), across all queues. */
 const PAYLOAD_CACHE_BYTES_MAX = 64 * 1024 * 1024;
+/** Rows per multi-row INSERT (5 parameters each; SQLite allows 32,766 per statement). */
+const INSERT_ROWS_MAX = 64;
 
 export { SCHEMA_VERSION };
 
@@ -82,11 +84,66 @@ export class SqliteDriver implements Driver {
       this.sql = prepareAll(this.db);
       this.reads = prepareReads(this.db);
       this.claims = prepareClaims(this.db);
+      for (const statements of [this.sql, this.reads, this.claims]) this.flushFirst(statements);
       this.checkpointer = new Checkpointer(this.location);
     } catch (err) {
       this.lock.close();
       throw this.openFailure(err);
     }
+  }
+
+  // --- pushes, written in multi-row INSERTs ----------------------------------------------
+
+  /**
+   * Pushes wait in `unwritten` and go to the database as multi-row INSERTs when any other
+   * statement is about to run (a claim, a read, the COMMIT): every statement still sees every
+   * push before it, and a turn of 64 pushes costs 2 statements instead of 128.
+   */
+  private unwritten: NewTask[] = [];
+  private readonly insertsByRows = new Map<number, { payloads: Statement; states: Statement }>();
+
+  private flushFirst(statements: Record<string, Statement>): void {
+    for (const [name, statement] of Object.entries(statements)) {
+      if (name === "rollback" || name === "begin") continue;
+      for (const method of ["run", "get", "all", "iterate"] as const) {
+        const direct = (statement[method] as (...args: unknown[]) => unknown).bind(statement);
+        (statement as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+          if (this.unwritten.length > 0) this.writePushes();
+          return direct(...args);
+        };
+      }
+    }
+  }
+
+  private writePushes(): void {
+    const tasks = this.unwritten;
+    this.unwritten = [];
+    for (let from = 0; from < tasks.length; from += INSERT_ROWS_MAX) {
+      const chunk = tasks.slice(from, from + INSERT_ROWS_MAX);
+      const { payloads, states } = this.insertsFor(chunk.length);
+      const payloadArgs: unknown[] = [];
+      const stateArgs: unknown[] = [];
+      for (const t of chunk) {
+        const key = this.key(t.queue);
+        payloadArgs.push(key >> 1, t.ms, t.seq, t.createdAt, t.fields);
+        stateArgs.push(key, t.ms, t.seq, t.maxAttempts, t.expiresAt);
+      }
+      payloads.run(...(payloadArgs as never[]));
+      states.run(...(stateArgs as never[]));
+    }
+  }
+
+  private insertsFor(rows: number): { payloads: Statement; states: Statement } {
+    let inserts = this.insertsByRows.get(rows);
+    if (!inserts) {
+      const values = (columns: number) => Array.from({ length: rows }, () => `(${Array(columns).fill("?").join(", ")})`).join(", ");
+      inserts = {
+        payloads: this.db.prepare(`${TASK_SQL.insertPayloads} ${values(5)}`),
+        states: this.db.prepare(`${TASK_SQL.insertStates} ${values(5)}`),
+      };
+      this.insertsByRows.set(rows, inserts);
+    }
+    return inserts;
   }
 
   private openFailure(err: unknown): unknown {
@@ -111,6 +168,7 @@ export class SqliteDriver implements Driver {
   }
 
   rollback(): void {
+    this.unwritten = [];
     if (this.db.inTransaction) this.sql.rollback.run();
   }
 
@@ -319,8 +377,7 @@ export class SqliteDriver implements Driver {
 
   insertTask(t: NewTask): void {
     const key = this.key(t.queue);
-    this.sql.insertPayload.run(key >> 1, t.ms, t.seq, t.createdAt, t.fields);
-    this.sql.insertState.run(key, t.ms, t.seq, t.maxAttempts, t.expiresAt);
+    this.unwritten.push(t);
     const order = this.order(key);
     const bytes = typeof t.fields === "string" ? t.fields.length * 2 : t.fields.byteLength;
     order.add(t.ms, t.seq, { fields: t.fields, maxAttempts: t.maxAttempts, bytes });

@@ -48,7 +48,7 @@ CREATE TABLE task_state (
   key           INTEGER NOT NULL,                  -- queues.id * 2, + 1 in the dead view
   ms            INTEGER NOT NULL,
   seq           INTEGER NOT NULL,
-  status        INTEGER NOT NULL,                  -- 0 available, 1 in_flight, 2 done, 3 dead
+  status        INTEGER NOT NULL DEFAULT 0,        -- 0 available, 1 in_flight, 2 done, 3 dead
   attempts      INTEGER NOT NULL DEFAULT 0,        -- deliveries so far
   max_attempts  INTEGER,                           -- NULL: the queue's setting
   priority      INTEGER NOT NULL DEFAULT 0,        -- reserved for priorities (higher first)

@@ -67,8 +67,9 @@ export const TASK_SQL = {
   waitingScan: "SELECT key, ms, seq FROM task_state WHERE status = 0 OR status = 3",
   // A task's payload size (claims of fat tasks are bounded by reply bytes): ?1 queue id.
   payloadSize: "SELECT length(CAST(fields AS BLOB)) AS bytes FROM task_payloads WHERE queue_id = ?1 AND ms = ?2 AND seq = ?3",
-  insertPayload: "INSERT INTO task_payloads (queue_id, ms, seq, created_at, fields) VALUES (?1, ?2, ?3, ?4, ?5)",
-  insertState: "INSERT INTO task_state (key, ms, seq, status, max_attempts, expires_at) VALUES (?1, ?2, ?3, 0, ?4, ?5)",
+  // Pushes: multi-row INSERTs, each followed by one (?, ?, ?, ?, ?) per task (driver.ts writePushes).
+  insertPayloads: "INSERT INTO task_payloads (queue_id, ms, seq, created_at, fields) VALUES",
+  insertStates: "INSERT INTO task_state (key, ms, seq, max_attempts, expires_at) VALUES",
   // A claim of one task the waiting order named; changes nothing when that entry went stale.
   // Then `task` reads it back: UPDATE ... RETURNING measured 10 us against 5 + 2.6 for the pair.
   claimRow: `UPDATE task_state SET status = ?4, attempts = attempts + ?5, worker = ?6, grp = ?7, lease_until = ?8,
@@ -134,8 +135,6 @@ export function prepareAll(db: Database) {
     saveQueueSettings: q(TASK_SQL.saveQueueSettings),
     waitingScan: q<{ key: number; ms: number; seq: number }>(TASK_SQL.waitingScan),
     payloadSize: q<{ bytes: number }>(TASK_SQL.payloadSize),
-    insertPayload: q(TASK_SQL.insertPayload),
-    insertState: q(TASK_SQL.insertState),
     claimRow: q(TASK_SQL.claimRow),
     task: q<TaskRow>(TASK_SQL.task),
     ownPending: q<TaskRow>(TASK_SQL.ownPending),
