@@ -1,7 +1,7 @@
 // Argument parsing shared by handlers: bytes to text, Redis-style integer and id parsing,
 // each failing with the error text Redis uses for the same mistake.
 import { UserError } from "./errors.ts";
-import { parseId, type StreamId } from "../queue/ids.ts";
+import { parseId, parseRangeBound, type StreamId } from "../queue/ids.ts";
 
 const utf8 = new TextDecoder();
 
@@ -35,6 +35,16 @@ export function streamId(arg: Uint8Array, missingSeq = 0): StreamId {
   const id = parseId(text(arg), missingSeq);
   if (!id) throw invalidId();
   return id;
+}
+
+/** A range bound (`-`, `+`, `(id`, id) with Redis's errors for ids that cannot be exclusive. */
+export function intervalBound(arg: Uint8Array, isStart: boolean): StreamId {
+  const s = text(arg);
+  const id = parseRangeBound(s, isStart);
+  if (id) return id;
+  // A valid id that cannot be made exclusive (the very first or last possible id).
+  if (s.startsWith("(") && parseId(s.slice(1))) throw new UserError("ERR", `invalid ${isStart ? "start" : "end"} ID for the interval`);
+  throw invalidId();
 }
 
 /** Seconds as a decimal (e.g. 0.5); used by ezra's own settings. */

@@ -45,6 +45,9 @@ export function fromQueueError(err: QueueError, command: string): UserError {
       return new UserError("ERR", "The entries_added specified in XSETID is smaller than the target stream length");
     case "ID_EXHAUSTED":
       return new UserError("ERR", "The stream has exhausted the last possible ID, unable to add more items");
+    // The queue layer's message already names the option, the value and the range.
+    case "INVALID_TASK_OPTION":
+      return new UserError("ERR", err.message);
     case "LIMIT":
       return new UserError("ERR", `${err.message}; raise ${err.detail.flag}`);
     // Redis 7's replies to a client blocked in XREADGROUP when its key or group goes away.

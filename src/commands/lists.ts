@@ -1,12 +1,12 @@
 // List commands on queues, for clients that only know lists. A push is an XADD with one field
 // `value`; a pop claims and acknowledges the oldest task in one step (at-most-once, no retry).
 // A popped task never loses a field: one that is not a lone `value` comes back whole (writeElement).
-import type { Entry, ReadRequest } from "../queue/engine.ts";
+import type { Entry, ReadRequest, ReadResult } from "../queue/engine.ts";
 import { UserError } from "./errors.ts";
 import { waitingUpTo } from "../queue/reads.ts";
 import type { ReplyWriter } from "../resp/encoder.ts";
 import { text } from "./args.ts";
-import { BLOCK_MS_MAX } from "./ranges.ts";
+import { blockUntilAnswered, parseTimeoutSeconds } from "./blocking.ts";
 import type { Context, Session } from "./types.ts";
 
 /** The field a list push stores its element in, and the one a list pop returns. */
@@ -48,19 +48,16 @@ export function pop(ctx: Context, args: Uint8Array[]): void {
 /** BLPOP/BRPOP key [key ...] timeout: the first key with a task, else wait; replies [key, value]. */
 export function blockingPop(ctx: Context, args: Uint8Array[]): void {
   const { engine, session } = ctx;
-  const timeoutMs = timeoutSeconds(args[args.length - 1]);
+  const timeoutMs = parseTimeoutSeconds(args[args.length - 1]);
   const keys = args.slice(1, -1).map(text);
   const consumer = consumerName(session);
   for (const key of keys) {
     const entries = engine.claim(key, LIST_GROUP, consumer, 1, true);
     if (entries.length > 0) return writeKeyValue(session.reply, key, entries[0]);
   }
-  // Inside EXEC nothing blocks: answer as the timeout would, as in Redis.
-  if (ctx.inExec) return session.reply.nilArray();
   const req: ReadRequest = { keys, group: LIST_GROUP, consumer, count: 1, noack: true };
-  const timeOut = () => session.resume((reply) => reply.nilArray());
-  const waiter = engine.block(req, timeoutMs, ([[key, entries]]) => session.resume((reply) => writeKeyValue(reply, key, entries[0])), timeOut);
-  session.suspend({ cancel: () => engine.unblock(waiter), timeOut });
+  const writeServed = (reply: ReplyWriter, [[key, entries]]: ReadResult) => writeKeyValue(reply, key, entries[0]);
+  blockUntilAnswered<ReadResult>(ctx, "blpop", (a) => engine.block(req, timeoutMs, a.served, a.timeOut), writeServed);
 }
 
 export function llen(ctx: Context, args: Uint8Array[]): void {
@@ -99,13 +96,4 @@ function popCount(arg: Uint8Array): number {
 
 function consumerName(session: Session): string {
   return session.name ?? `client-${session.id}`;
-}
-
-/** BLPOP's timeout: seconds, decimals allowed, 0 = forever; Redis's errors. */
-function timeoutSeconds(arg: Uint8Array): number {
-  const s = text(arg);
-  const seconds = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s) ? Number(s) : NaN;
-  if (!Number.isFinite(seconds)) throw new UserError("ERR", "timeout is not a float or out of range");
-  if (seconds < 0) throw new UserError("ERR", "timeout is negative");
-  return Math.min(Math.ceil(seconds * 1000), BLOCK_MS_MAX);
 }

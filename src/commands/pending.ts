@@ -2,8 +2,8 @@
 // a lease alive). Parsing, argument order and error texts follow Redis 7.
 import { autoclaim, type ClaimOptions, claim, pendingEntries, pendingSummary } from "../queue/claims.ts";
 import { syntaxError, UserError } from "./errors.ts";
-import { formatId, parseId, parseRangeBound, type StreamId } from "../queue/ids.ts";
-import { integer, invalidId, lower, text } from "./args.ts";
+import { formatId, parseId, type StreamId } from "../queue/ids.ts";
+import { integer, intervalBound, invalidId, lower, text } from "./args.ts";
 import { writeEntry } from "./replies.ts";
 import type { Context } from "./types.ts";
 
@@ -16,15 +16,6 @@ const AUTOCLAIM_COUNT_DEFAULT = 100;
 /** Redis's NOGROUP for XPENDING/XCLAIM/XAUTOCLAIM (and XNACK): a missing key reads as a missing group. */
 export function requireGroup(ctx: Context, key: string, group: string): void {
   if (!ctx.engine.hasGroup(key, group)) throw new UserError("NOGROUP", `No such key '${key}' or consumer group '${group}'`);
-}
-
-/** A range bound (`-`, `+`, `(id`, id) with Redis's errors for ids that cannot be exclusive. */
-export function intervalBound(arg: Uint8Array, isStart: boolean): StreamId {
-  const s = text(arg);
-  const id = parseRangeBound(s, isStart);
-  if (id) return id;
-  if (s.startsWith("(") && parseId(s.slice(1))) throw new UserError("ERR", `invalid ${isStart ? "start" : "end"} ID for the interval`);
-  throw invalidId();
 }
 
 /** An integer option argument, failing with the command's own message. */

@@ -1,95 +1,35 @@
 // The task-queue core of the Redis Streams commands: XADD (push), XREADGROUP (pop), XACK,
 // XNACK, XDEL, XLEN. Parsing follows Redis's argument rules and error texts. Only XREADGROUP
 // creates a group; the others answer a group that does not exist as Redis does.
-import type { PushOptions, ReadRequest, ReadResult, TrimRule } from "../queue/engine.ts";
-import type { QueueError } from "../queue/errors.ts";
-import { fromQueueError, syntaxError, UserError } from "./errors.ts";
+import type { ReadRequest, ReadResult } from "../queue/engine.ts";
+import { syntaxError, UserError } from "./errors.ts";
 import { compareIds, formatId, parseAddId, parseId, type StreamId } from "../queue/ids.ts";
+import { parseTaskOptions } from "../queue/options.ts";
 import { integer, invalidId, lower, streamId, text } from "./args.ts";
+import { blockUntilAnswered, parseBlockMs } from "./blocking.ts";
 import { requireGroup } from "./pending.ts";
-import { writeEntries, writeReadResult } from "./replies.ts";
+import { writeReadResult } from "./replies.ts";
+import { parseAddOrTrimOptions } from "./trimming.ts";
 import type { Context } from "./types.ts";
 
 /** Most tasks one XREADGROUP claims per stream; COUNT above it (or COUNT 0) is capped to it. */
 export const READ_COUNT_MAX = 10_000;
-const TTL_SECONDS_MAX = 10 * 365 * 24 * 3600;
-const MAX_ATTEMPTS_MAX = 1_000_000;
 
+/** XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT n]] id field value [field value ...] */
 export function xadd(ctx: Context, args: Uint8Array[]): void {
   const key = text(args[1]);
-  let i = 2;
-  let noMkStream = false;
-  let trim: TrimRule | null = null;
-  for (; i < args.length; i++) {
-    const opt = lower(args[i]);
-    if (opt === "nomkstream") noMkStream = true;
-    else if (opt === "maxlen" || opt === "minid") {
-      if (trim) throw new UserError("ERR", "syntax error, MAXLEN and MINID options at the same time are not compatible");
-      const parsed = parseTrimRule(args, i);
-      trim = parsed.rule;
-      i = parsed.next - 1;
-    } else break;
-  }
-  const spec = i < args.length ? parseAddId(text(args[i])) : null;
+  const { rule: trim, noMkStream, next } = parseAddOrTrimOptions(args, 2, "xadd");
+  const spec = next < args.length ? parseAddId(text(args[next])) : null;
   if (!spec) throw invalidId();
-  const pairs = args.slice(i + 1);
+  const pairs = args.slice(next + 1);
   if (pairs.length === 0 || pairs.length % 2 !== 0) {
     throw new UserError("ERR", "wrong number of arguments for 'xadd' command");
   }
-  const options: PushOptions = { noMkStream };
-  const fields = takeReservedFields(pairs, options);
-  const id = ctx.engine.push(key, spec, fields, options);
+  const { fields, options } = parseTaskOptions(pairs);
+  const id = ctx.engine.push(key, spec, fields, { ...options, noMkStream });
   if (id === null) return ctx.session.reply.nil();
   if (trim) ctx.engine.trim(key, trim);
   ctx.session.reply.bulk(formatId(id));
-}
-
-/** Reserved XADD fields set task options; they are not stored among the task's fields. */
-function takeReservedFields(pairs: Uint8Array[], options: PushOptions): Uint8Array[] {
-  const kept: Uint8Array[] = [];
-  for (let i = 0; i < pairs.length; i += 2) {
-    const name = pairs[i];
-    // Cheap length test first: most fields are neither "ttl" (3) nor "max_attempts" (12).
-    if (name.length === 3 && text(name) === "ttl") {
-      options.ttlSeconds = boundedInt(pairs[i + 1], "ttl", 1, TTL_SECONDS_MAX);
-    } else if (name.length === 12 && text(name) === "max_attempts") {
-      options.maxAttempts = boundedInt(pairs[i + 1], "max_attempts", 1, MAX_ATTEMPTS_MAX);
-    } else kept.push(name, pairs[i + 1]);
-  }
-  return kept;
-}
-
-function boundedInt(arg: Uint8Array, name: string, min: number, max: number): number {
-  const s = text(arg);
-  const n = /^\d{1,16}$/.test(s) ? Number(s) : NaN;
-  if (!(n >= min && n <= max)) throw new UserError("ERR", `invalid ${name} '${s}': expected a whole number from ${min} to ${max}`);
-  return n;
-}
-
-/** `MAXLEN|MINID [=|~] threshold [LIMIT count]` starting at args[at]. */
-export function parseTrimRule(args: Uint8Array[], at: number): { rule: TrimRule; next: number } {
-  const kind = lower(args[at]);
-  let i = at + 1;
-  const approximate = i < args.length && text(args[i]) === "~";
-  if (i < args.length && (text(args[i]) === "=" || approximate)) i++;
-  if (i >= args.length) throw syntaxError();
-  const threshold = args[i++];
-  let limit: number | null = null;
-  if (i + 1 < args.length && lower(args[i]) === "limit") {
-    limit = integer(args[i + 1]);
-    if (limit < 0) throw new UserError("ERR", "The LIMIT argument must be >= 0.");
-    // Redis refuses a LIMIT on exact trimming: it could leave the stream longer than asked.
-    if (!approximate) throw new UserError("ERR", "syntax error, LIMIT cannot be used without the special ~ option");
-    i += 2;
-  }
-  if (kind === "maxlen") {
-    const maxLength = integer(threshold);
-    if (maxLength < 0) throw new UserError("ERR", "The MAXLEN argument must be >= 0.");
-    return { rule: { kind, maxLength, limit }, next: i };
-  }
-  const minId = parseId(text(threshold));
-  if (!minId) throw invalidId();
-  return { rule: { kind: "minid", minId, limit }, next: i };
 }
 
 export function xreadgroup(ctx: Context, args: Uint8Array[]): void {
@@ -109,12 +49,8 @@ export function xreadgroup(ctx: Context, args: Uint8Array[]): void {
     } else if (opt === "count" && more >= 1) {
       count = integer(args[++i]);
       if (count <= 0 || count > READ_COUNT_MAX) count = READ_COUNT_MAX;
-    } else if (opt === "block" && more >= 1) {
-      const t = lower(args[++i]);
-      if (!/^-?\d{1,16}$/.test(t)) throw new UserError("ERR", "timeout is not an integer or out of range");
-      blockMs = Number(t);
-      if (blockMs < 0) throw new UserError("ERR", "timeout is negative");
-    } else if (opt === "noack") noack = true;
+    } else if (opt === "block" && more >= 1) blockMs = parseBlockMs(args[++i]);
+    else if (opt === "noack") noack = true;
     else if (opt === "streams") streamsAt = i + 1;
     else throw syntaxError();
   }
@@ -149,13 +85,9 @@ export function xreadgroup(ctx: Context, args: Uint8Array[]): void {
   if (ids.some((id) => id !== null)) return readHistory(ctx, req, ids);
 
   const result = engine.read(req);
-  // Inside EXEC nothing blocks: an empty read answers as its timeout would, as in Redis.
-  if (result.length > 0 || blockMs === null || ctx.inExec) return writeReadResult(session.reply, result);
-  const timeOut = () => session.resume((reply) => reply.nilArray());
-  // Its key deleted or its group destroyed while it waits: Redis 7's error, at once.
-  const gone = (err: QueueError) => session.resume((reply) => reply.error(fromQueueError(err, "xreadgroup").reply));
-  const waiter = engine.block(req, blockMs, (served) => session.resume((reply) => writeReadResult(reply, served)), timeOut, gone);
-  session.suspend({ cancel: () => engine.unblock(waiter), timeOut });
+  if (result.length > 0 || blockMs === null) return writeReadResult(session.reply, result);
+  const ms = blockMs;
+  blockUntilAnswered<ReadResult>(ctx, "xreadgroup", (a) => engine.block(req, ms, a.served, a.timeOut, a.gone), writeReadResult);
 }
 
 /** Explicit ids: the consumer's own pending tasks, claiming nothing (`>` keys still claim). */
@@ -224,5 +156,3 @@ export function xsetid(ctx: Context, args: Uint8Array[]): void {
 export function xlen(ctx: Context, args: Uint8Array[]): void {
   ctx.session.reply.integer(ctx.engine.length(text(args[1])));
 }
-
-export { writeEntries };

@@ -6,6 +6,7 @@ import { decodeFields, encodeFields, type FieldValue } from "../store/fields.ts"
 import { QueueError } from "./errors.ts";
 import { type AddIdSpec, compareIds, formatId, MIN_ID, nextAutoId, type StreamId } from "./ids.ts";
 import { Maintenance } from "./maintenance.ts";
+import type { TaskOptions } from "./options.ts";
 import { ConsumerSeen } from "./seen.ts";
 import { Turn } from "./turn.ts";
 import { type Waiter, Waiters } from "./waiters.ts";
@@ -70,10 +71,9 @@ export type TrimRule =
   | { kind: "maxlen"; maxLength: number; limit: number | null }
   | { kind: "minid"; minId: StreamId; limit: number | null };
 
-export interface PushOptions {
+export interface PushOptions extends TaskOptions {
+  /** XADD NOMKSTREAM: a missing queue is not created and nothing is pushed. */
   noMkStream?: boolean;
-  ttlSeconds?: number;
-  maxAttempts?: number;
 }
 
 export const isDeadView = (key: string) => key.endsWith(DEAD_SUFFIX);
@@ -88,10 +88,9 @@ export class Engine {
   readonly defaults: QueueDefaults;
   /** Per-queue write versions for WATCH: every write through `driver` bumps its queue's. */
   readonly versions = new KeyVersions();
-  private readonly waiters = new Waiters<ReadRequest>();
+  private readonly waiters: Waiters<ReadRequest>;
   private readonly maintenance: Maintenance;
   private queues = new Map<string, QueueState>();
-  private readonly blockedClientsMax: number;
 
   constructor(options: EngineOptions) {
     this.now = options.now ?? Date.now;
@@ -100,7 +99,7 @@ export class Engine {
       maxAttempts: options.maxAttempts,
       retentionMs: options.retentionMs,
     };
-    this.blockedClientsMax = options.blockedClientsMax;
+    this.waiters = new Waiters<ReadRequest>(options.blockedClientsMax);
     this.driver = versionedDriver(options.driver, this.versions);
     this.turn = new Turn(this.driver);
     this.seen = new ConsumerSeen(this.driver);
@@ -402,7 +401,6 @@ export class Engine {
     onTimeout: () => void,
     onGone: ((err: QueueError) => void) | null = null,
   ): Waiter<ReadRequest> {
-    this.checkBlockedLimit();
     const tryServe = (queue: string): boolean => {
       const entries = this.claim(queue, req.group, req.consumer, req.count, req.noack);
       if (entries.length === 0) return false;
@@ -439,14 +437,7 @@ export class Engine {
 
   /** Blocks a reader that only looks (XREAD): `tryServe` reads without claiming. */
   watch(req: ReadRequest, timeoutMs: number, tryServe: (queue: string) => boolean, onTimeout: () => void): Waiter<ReadRequest> {
-    this.checkBlockedLimit();
     return this.waiters.add(req.keys, timeoutMs, req, tryServe, onTimeout, false);
-  }
-
-  private checkBlockedLimit(): void {
-    if (this.waiters.count < this.blockedClientsMax) return;
-    const detail = { flag: "--blocked-clients-max", value: this.blockedClientsMax };
-    throw new QueueError("LIMIT", `max number of blocked clients reached (${this.blockedClientsMax})`, detail);
   }
 
   unblock(waiter: Waiter<ReadRequest>): void {
@@ -621,5 +612,3 @@ function toEntries(rows: TaskRecord[], queueMaxAttempts: number): Entry[] {
   }));
   return entries;
 }
-
-export { formatId };

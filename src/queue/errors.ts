@@ -15,7 +15,9 @@ export type QueueErrorCode =
   | "ID_BELOW_TOP"
   /** XSETID's entries-added below the number of entries the queue holds. */
   | "ENTRIES_BELOW_LENGTH"
-  /** A configured limit was reached (`limit` names the setting). */
+  /** A task option (a reserved field such as ttl) has a value out of its range; `option` names it. */
+  | "INVALID_TASK_OPTION"
+  /** A configured limit was reached (`flag` names the setting). */
   | "LIMIT"
   /** A blocked group read's key was deleted (DEL, UNLINK) while it waited. */
   | "KEY_DELETED"
@@ -26,8 +28,8 @@ export class QueueError extends Error {
   constructor(
     readonly code: QueueErrorCode,
     message: string,
-    /** For DEAD_VIEW: the queue the view belongs to. For LIMIT: the setting's flag and value. */
-    readonly detail: { queue?: string; flag?: string; value?: number } = {},
+    /** For DEAD_VIEW: the queue the view belongs to. For LIMIT: the setting's flag and value. For INVALID_TASK_OPTION: the option. */
+    readonly detail: { queue?: string; flag?: string; value?: number; option?: string } = {},
   ) {
     super(message);
   }

@@ -1,6 +1,7 @@
-// Workers blocked in XREADGROUP, per queue, oldest first. A waiter is in the set of every
-// queue it waits on and leaves all of them at once when served, timed out or disconnected.
-import type { QueueError } from "./errors.ts";
+// Clients blocked in a read (XREADGROUP, XREAD, BLPOP), per queue, oldest first. A waiter is in
+// the set of every queue it waits on and leaves all of them at once when served, timed out or
+// disconnected. The blocked-clients limit and the longest wait are enforced here, for every read.
+import { QueueError } from "./errors.ts";
 
 export interface Waiter<T> {
   readonly keys: string[];
@@ -17,13 +18,17 @@ export interface Waiter<T> {
   payload: T;
 }
 
-const TIMER_DELAY_MAX_MS = 2 ** 31 - 1;
+/** Longest wait a timer can hold (setTimeout's limit, about 24.8 days); longer waits are cut to it. */
+export const BLOCK_MS_MAX = 2 ** 31 - 1;
 
 export class Waiters<T> {
   private readonly byQueue = new Map<string, Set<Waiter<T>>>();
   private readonly signalled = new Set<string>();
   private nextOrder = 0;
   count = 0;
+
+  /** `max`: how many may wait at once (--blocked-clients-max); one more is refused with LIMIT. */
+  constructor(private readonly max: number) {}
 
   add(
     keys: string[],
@@ -34,20 +39,23 @@ export class Waiters<T> {
     consumes = true,
     onGone: ((err: QueueError) => void) | null = null,
   ): Waiter<T> {
+    if (this.count >= this.max) {
+      throw new QueueError("LIMIT", `max number of blocked clients reached (${this.max})`, { flag: "--blocked-clients-max", value: this.max });
+    }
     const waiter: Waiter<T> = { keys, order: this.nextOrder++, tryServe, onTimeout, onGone, consumes, timer: null, active: true, payload };
     for (const key of keys) {
       let set = this.byQueue.get(key);
       if (!set) this.byQueue.set(key, (set = new Set()));
       set.add(waiter);
     }
-    if (timeoutMs > 0) this.armTimeout(waiter, Date.now() + timeoutMs);
+    if (timeoutMs > 0) this.armTimeout(waiter, Date.now() + Math.min(timeoutMs, BLOCK_MS_MAX));
     this.count++;
     return waiter;
   }
 
-  /** setTimeout caps delays at 2^31-1 ms (~24.8 days); longer blocks re-arm until the deadline. */
+  /** A timer that fires a little early (clock rounding) re-arms until the deadline. */
   private armTimeout(waiter: Waiter<T>, deadline: number): void {
-    const delay = Math.min(deadline - Date.now(), TIMER_DELAY_MAX_MS);
+    const delay = Math.min(deadline - Date.now(), BLOCK_MS_MAX);
     waiter.timer = setTimeout(() => {
       if (!waiter.active) return;
       if (Date.now() < deadline) return this.armTimeout(waiter, deadline);

@@ -42,6 +42,16 @@ const xadd: Case[] = [
   },
   { name: "XADD MAXLEN ~ with LIMIT", script: [["XADD", "{q}", "MAXLEN", "~", "2", "LIMIT", "10", "1-1", "a", "1"], ["XLEN", "{q}"]] },
   {
+    // XADD and XTRIM share one option parser, as in Redis: any order, NOMKSTREAM between, LIMIT 0 is no cap.
+    name: "XADD trim options in any order",
+    script: [
+      ["XADD", "{q}", "1-1", "a", "1"], ["XADD", "{q}", "2-1", "a", "1"], ["XADD", "{q}", "MAXLEN", "~", "0", "LIMIT", "0", "3-1", "a", "1"], ["XLEN", "{q}"],
+      ["XADD", "{q}", "4-1", "a", "1"], ["XADD", "{q}", "LIMIT", "5", "MAXLEN", "~", "0", "5-1", "a", "1"], ["XLEN", "{q}"],
+      ["XADD", "{q2}", "MAXLEN", "1", "NOMKSTREAM", "1-1", "a", "1"], ["XADD", "{q}", "MAXLEN", "1", "NOMKSTREAM", "6-1", "a", "1"], ["XLEN", "{q}"],
+      ["XADD", "{q}", "LIMIT", "5", "7-1", "a", "1"],
+    ],
+  },
+  {
     // A refused XADD on a missing key must not create it (an empty queue was left behind once).
     name: "XADD refused on a missing key leaves no key",
     script: [
