@@ -5,7 +5,7 @@ import { Database } from "bun:sqlite";
 import { afterAll, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { consumerInfos } from "../src/queue/consumers.ts";
+import { consumerInfos } from "../src/queue/groups.ts";
 import { Engine } from "../src/queue/engine.ts";
 import { openStorage } from "../src/store/open.ts";
 import { parseAddId } from "../src/queue/ids.ts";
@@ -198,7 +198,7 @@ test("a rolled-back turn keeps polls' seen-times and forgets consumers it create
     fn();
     engine.turn.finish();
   };
-  const read = (consumer: string) => engine.read({ keys: ["q"], group: "g", consumer, count: 1, noack: false });
+  const read = (consumer: string) => engine.deliverEach({ keys: ["q"], group: "g", consumer, count: 1, noack: false });
   const seen = () => Object.fromEntries(consumerInfos(engine, "q", "g").map((c) => [c.name, c.seenAt]));
   const push = () => engine.push("q", parseAddId("*")!, [new TextEncoder().encode("n")]);
   const stored = () => Object.fromEntries(engine.driver.consumers("q", "g").map((c) => [c.name, c.seenAt]));

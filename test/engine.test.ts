@@ -41,7 +41,7 @@ function setup(options: Partial<Omit<EngineOptions, "driver">> & { dataDir?: str
   };
   const push = (queue: string, ...fields: string[]) =>
     turn(() => engine.push(queue, parseAddId("*")!, fields.map((f) => new TextEncoder().encode(f))))!;
-  const pop = (queue: string, count = 1, consumer = "c") => turn(() => engine.claim(queue, "g", consumer, count, false));
+  const pop = (queue: string, count = 1, consumer = "c") => turn(() => engine.deliver(queue, "g", consumer, count, false));
   const reopen = () => {
     const i = engines.indexOf(engine);
     if (i >= 0) engines.splice(i, 1);
@@ -92,12 +92,12 @@ test("nack retries until max attempts, then the task is dead and claimable on q:
   expect(turn(() => engine.nack("q", id, "boom again"))).toBe(true);
   expect(engine.length("q")).toBe(0);
   expect(engine.length("q::dead")).toBe(1);
-  const dead = turn(() => engine.claim("q::dead", "g", "ops", 10, false));
+  const dead = turn(() => engine.deliver("q::dead", "g", "ops", 10, false));
   expect(dead.map((e) => e.id)).toEqual([id]);
   // nack on the dead view returns it to dead; ack removes it for good.
   expect(turn(() => engine.nack("q::dead", id, null))).toBe(true);
   expect(engine.length("q::dead")).toBe(1);
-  turn(() => engine.claim("q::dead", "g", "ops", 10, false));
+  turn(() => engine.deliver("q::dead", "g", "ops", 10, false));
   expect(turn(() => engine.ack("q::dead", [id]))).toBe(1);
   expect(engine.length("q::dead")).toBe(0);
   expect(engine.counts("q")).toEqual({ available: 0, in_flight: 0, done: 0, dead: 0 });
@@ -163,7 +163,7 @@ test("blocked readers are served oldest first, once per task, before the commit"
   const served: string[] = [];
   const block = (name: string) =>
     turn(() =>
-      engine.block(
+      engine.waitForDelivery(
         { keys: ["q"], group: "g", consumer: name, count: 1, noack: false },
         0,
         (result) => served.push(`${name}:${result[0][1].length}`),

@@ -18,16 +18,15 @@ export class UserError extends Error {
 
 export const syntaxError = () => new UserError("ERR", "syntax error");
 
+/** XGROUP on a key that is not a queue (CREATE without MKSTREAM, and every other subcommand). */
+export const XGROUP_NO_KEY =
+  "The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.";
+
 /** The queue layer's typed error, worded as Redis words the same condition (or as ezra's own, where Redis has none). */
 export function fromQueueError(err: QueueError, command: string): UserError {
   switch (err.code) {
     case "NOT_FOUND":
-      if (command === "xgroup|create") {
-        return new UserError(
-          "ERR",
-          "The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.",
-        );
-      }
+      if (command === "xgroup|create") return new UserError("ERR", XGROUP_NO_KEY);
       return new UserError("ERR", "no such key");
     case "DEAD_VIEW": {
       const queue = err.detail.queue ?? "";

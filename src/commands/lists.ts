@@ -1,5 +1,5 @@
 // List commands on queues, for clients that only know lists. A push is an XADD with one field
-// `value`; a pop claims and acknowledges the oldest task in one step (at-most-once, no retry).
+// `value`; a pop delivers and acknowledges the oldest task in one step (at-most-once, no retry).
 // A popped task never loses a field: one that is not a lone `value` comes back whole (writeElement).
 import type { Entry, ReadRequest, ReadResult } from "../queue/engine.ts";
 import { UserError } from "./errors.ts";
@@ -37,7 +37,7 @@ export function pop(ctx: Context, args: Uint8Array[]): void {
   const reply = session.reply;
   const key = text(args[1]);
   const count = args.length === 3 ? popCount(args[2]) : null;
-  const entries = count === 0 ? [] : engine.claim(key, LIST_GROUP, consumerName(session), Math.min(count ?? 1, LIST_POP_MAX), true);
+  const entries = count === 0 ? [] : engine.deliver(key, LIST_GROUP, consumerName(session), Math.min(count ?? 1, LIST_POP_MAX), true);
   if (count === null) return entries.length > 0 ? writeElement(reply, entries[0]) : reply.nil();
   // Nothing to pop answers as a missing key does in Redis; COUNT 0 on a non-empty queue is [].
   if (entries.length === 0 && (count > 0 || waitingUpTo(engine, key, 1) === 0)) return reply.nilArray();
@@ -52,12 +52,12 @@ export function blockingPop(ctx: Context, args: Uint8Array[]): void {
   const keys = args.slice(1, -1).map(text);
   const consumer = consumerName(session);
   for (const key of keys) {
-    const entries = engine.claim(key, LIST_GROUP, consumer, 1, true);
+    const entries = engine.deliver(key, LIST_GROUP, consumer, 1, true);
     if (entries.length > 0) return writeKeyValue(session.reply, key, entries[0]);
   }
   const req: ReadRequest = { keys, group: LIST_GROUP, consumer, count: 1, noack: true };
   const writeServed = (reply: ReplyWriter, [[key, entries]]: ReadResult) => writeKeyValue(reply, key, entries[0]);
-  blockUntilAnswered<ReadResult>(ctx, "blpop", (a) => engine.block(req, timeoutMs, a.served, a.timeOut), writeServed);
+  blockUntilAnswered<ReadResult>(ctx, "blpop", (a) => engine.waitForDelivery(req, timeoutMs, a.served, a.timeOut), writeServed);
 }
 
 export function llen(ctx: Context, args: Uint8Array[]): void {

@@ -1,6 +1,7 @@
 // XPENDING, XCLAIM and XAUTOCLAIM: a group's in-flight tasks, and taking them over (or keeping
 // a lease alive). Parsing, argument order and error texts follow Redis 7.
-import { autoclaim, type ClaimOptions, claim, pendingEntries, pendingSummary } from "../queue/claims.ts";
+import { pendingEntries, pendingSummary } from "../queue/pending.ts";
+import { autoTakeOver, takeOver, type TakeoverOptions } from "../queue/takeover.ts";
 import { syntaxError, UserError } from "./errors.ts";
 import { formatId, parseId, type StreamId } from "../queue/ids.ts";
 import { integer, intervalBound, invalidId, lower, text } from "./args.ts";
@@ -91,7 +92,7 @@ export function xclaim(ctx: Context, args: Uint8Array[]): void {
     if (!id) break; // the first argument that is not an id starts the options
     ids.push(id);
   }
-  const options: ClaimOptions = { minIdleMs, idleMs: null, timeMs: null, retryCount: null, force: false, justId: false };
+  const options: TakeoverOptions = { minIdleMs, idleMs: null, timeMs: null, retryCount: null, force: false, justId: false };
   for (; i < args.length; i++) {
     const opt = lower(args[i]);
     const more = i + 1 < args.length;
@@ -108,7 +109,7 @@ export function xclaim(ctx: Context, args: Uint8Array[]): void {
       if (!parseId(text(args[++i]))) throw invalidId();
     } else throw new UserError("ERR", `Unrecognized XCLAIM option '${text(args[i])}'`);
   }
-  const entries = claim(ctx.engine, key, group, consumer, ids, options);
+  const entries = takeOver(ctx.engine, key, group, consumer, ids, options);
   const reply = ctx.session.reply;
   reply.array(entries.length);
   for (const entry of entries) {
@@ -136,7 +137,7 @@ export function xautoclaim(ctx: Context, args: Uint8Array[]): void {
     else throw syntaxError();
   }
   requireGroup(ctx, key, group);
-  const result = autoclaim(ctx.engine, key, group, consumer, minIdleMs, start, count, justId);
+  const result = autoTakeOver(ctx.engine, key, group, consumer, minIdleMs, start, count, justId);
   const reply = ctx.session.reply;
   reply.array(3);
   reply.bulk(formatId(result.next));

@@ -1,9 +1,9 @@
-// Reading entries without claiming them (XRANGE, XREVRANGE, XREAD) and trimming (XTRIM).
+// Reading entries without delivering them (XRANGE, XREVRANGE, XREAD) and trimming (XTRIM).
 // Entries are shown in every state the key holds; parsing and errors follow Redis 7.
 import type { ReadResult } from "../queue/engine.ts";
 import { syntaxError, UserError } from "./errors.ts";
 import { compareIds, parseId, type StreamId } from "../queue/ids.ts";
-import { lastEntryId, range, readAfter, watch } from "../queue/reads.ts";
+import { lastEntryId, range, readAfter, waitForEntries } from "../queue/reads.ts";
 import { integer, intervalBound, invalidId, lower, text } from "./args.ts";
 import { blockUntilAnswered, parseBlockMs } from "./blocking.ts";
 import { writeEntries, writeReadResult } from "./replies.ts";
@@ -32,7 +32,7 @@ function rangeCommand(ctx: Context, args: Uint8Array[], reverse: boolean): void 
 export const xrange = (ctx: Context, args: Uint8Array[]) => rangeCommand(ctx, args, false);
 export const xrevrange = (ctx: Context, args: Uint8Array[]) => rangeCommand(ctx, args, true);
 
-/** XREAD [COUNT n] [BLOCK ms] STREAMS key... id...: entries after each id, claiming nothing. */
+/** XREAD [COUNT n] [BLOCK ms] STREAMS key... id...: entries after each id, delivering nothing. */
 export function xread(ctx: Context, args: Uint8Array[]): void {
   const { engine, session } = ctx;
   let count = RANGE_ENTRIES_MAX;
@@ -77,7 +77,7 @@ export function xread(ctx: Context, args: Uint8Array[]): void {
   });
   if (result.length > 0 || timeoutMs === null) return writeReadResult(session.reply, result);
   const ms = timeoutMs;
-  blockUntilAnswered<ReadResult>(ctx, "xread", (a) => watch(engine, keys, afters, count, ms, a.served, a.timeOut), writeReadResult);
+  blockUntilAnswered<ReadResult>(ctx, "xread", (a) => waitForEntries(engine, keys, afters, count, ms, a.served, a.timeOut), writeReadResult);
 }
 
 /** XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT count]: options in any order, as Redis parses them. */

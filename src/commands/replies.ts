@@ -1,8 +1,9 @@
-// Reply shapes shared by stream commands: an entry is [id, [field, value, ...]], ezra appends
-// `attempts` and `max_attempts`; XREAD-style results are a map in RESP3, pairs in RESP2.
+// Reply shapes shared by commands: an entry is [id, [field, value, ...]], ezra appends
+// `attempts` and `max_attempts`; XREAD-style results are a map in RESP3, pairs in RESP2; HELP lines.
 import type { Entry, ReadResult } from "../queue/engine.ts";
 import { formatId } from "../queue/ids.ts";
 import type { ReplyWriter } from "../resp/encoder.ts";
+import type { Context } from "./types.ts";
 
 export function writeEntry(reply: ReplyWriter, entry: Entry): void {
   reply.array(2);
@@ -29,6 +30,15 @@ export function writeReadResult(reply: ReplyWriter, result: ReadResult): void {
     reply.bulk(key);
     writeEntries(reply, entries);
   }
+}
+
+/** A HELP subcommand's handler: its lines as simple strings, as Redis answers HELP. */
+export function help(lines: string[]) {
+  return (ctx: Context): void => {
+    const reply = ctx.session.reply;
+    reply.array(lines.length);
+    for (const line of lines) reply.simple(line);
+  };
 }
 
 /** Writes a flat list of name/value pairs as a RESP3 map or a RESP2 array. */

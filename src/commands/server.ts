@@ -4,7 +4,7 @@ import { dirname } from "node:path";
 import { UserError } from "./errors.ts";
 import { integer, lower, text } from "./args.ts";
 import { globMatch } from "./glob.ts";
-import { help } from "./groups.ts";
+import { help } from "./replies.ts";
 import type { Context, ServerFacts } from "./types.ts";
 
 /** TIME: [unix seconds, microseconds] as bulk strings. */

@@ -12,7 +12,7 @@ import { writeReadResult } from "./replies.ts";
 import { parseAddOrTrimOptions } from "./trimming.ts";
 import type { Context } from "./types.ts";
 
-/** Most tasks one XREADGROUP claims per stream; COUNT above it (or COUNT 0) is capped to it. */
+/** Most tasks one XREADGROUP delivers per stream; COUNT above it (or COUNT 0) is capped to it. */
 export const READ_COUNT_MAX = 10_000;
 
 /** XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT n]] id field value [field value ...] */
@@ -84,20 +84,20 @@ export function xreadgroup(ctx: Context, args: Uint8Array[]): void {
   const req: ReadRequest = { keys, group, consumer, count, noack };
   if (ids.some((id) => id !== null)) return readHistory(ctx, req, ids);
 
-  const result = engine.read(req);
+  const result = engine.deliverEach(req);
   if (result.length > 0 || blockMs === null) return writeReadResult(session.reply, result);
   const ms = blockMs;
-  blockUntilAnswered<ReadResult>(ctx, "xreadgroup", (a) => engine.block(req, ms, a.served, a.timeOut, a.gone), writeReadResult);
+  blockUntilAnswered<ReadResult>(ctx, "xreadgroup", (a) => engine.waitForDelivery(req, ms, a.served, a.timeOut, a.gone), writeReadResult);
 }
 
-/** Explicit ids: the consumer's own pending tasks, claiming nothing (`>` keys still claim). */
+/** Explicit ids: the consumer's own pending tasks, delivering nothing (`>` keys still get deliveries). */
 function readHistory(ctx: Context, req: ReadRequest, ids: (StreamId | null)[]): void {
   const result: ReadResult = [];
   req.keys.forEach((key, k) => {
     const after = ids[k];
     const entries = after
       ? ctx.engine.ownPending(key, req.group, req.consumer, after, req.count)
-      : ctx.engine.claim(key, req.group, req.consumer, req.count, req.noack);
+      : ctx.engine.deliver(key, req.group, req.consumer, req.count, req.noack);
     if (after || entries.length > 0) result.push([key, entries]);
   });
   writeReadResult(ctx.session.reply, result);

@@ -2,8 +2,9 @@
 // Adding a command is adding a row here; the router does lookup, arity and auth checks.
 import { commandHandlers, ezraConfigGet, ezraConfigReset, ezraConfigSet, info } from "./admin.ts";
 import * as conn from "./connection.ts";
-import { help, xgroupCreate, xgroupHelp, xinfoHelp } from "./groups.ts";
-import * as inspect from "./inspect.ts";
+import { help } from "./replies.ts";
+import * as xgroup from "./xgroup.ts";
+import * as xinfo from "./xinfo.ts";
 import { xautoclaim, xclaim, xpending } from "./pending.ts";
 import { xack, xadd, xdel, xlen, xnack, xreadgroup, xsetid } from "./streams.ts";
 import * as keyspace from "./keyspace.ts";
@@ -61,18 +62,18 @@ const SPECS: CommandSpec[] = [
   cmd("brpop", -3, ["write", "blocking"], "Same as BLPOP.", lists.blockingPop),
   cmd("llen", 2, ["readonly"], "Same as XLEN: tasks waiting.", lists.llen),
   container("xgroup", ["write"], "Consumer group commands.", [
-    cmd("create", -5, ["write"], "Record a consumer group (groups share all tasks).", xgroupCreate),
-    cmd("destroy", 4, ["write"], "Remove a group and its consumers; its in-flight tasks stay in flight.", inspect.xgroupDestroy),
-    cmd("createconsumer", 5, ["write"], "Record a consumer in a group.", inspect.xgroupCreateConsumer),
-    cmd("delconsumer", 5, ["write"], "Remove a consumer; its in-flight tasks become available again.", inspect.xgroupDelConsumer),
-    cmd("setid", -5, ["write"], "Refused after Redis's checks: groups share all tasks, there is no position to set.", inspect.xgroupSetId),
-    cmd("help", 2, [], "Show XGROUP help.", xgroupHelp),
+    cmd("create", -5, ["write"], "Record a consumer group (groups share all tasks).", xgroup.xgroupCreate),
+    cmd("destroy", 4, ["write"], "Remove a group and its consumers; its in-flight tasks stay in flight.", xgroup.xgroupDestroy),
+    cmd("createconsumer", 5, ["write"], "Record a consumer in a group.", xgroup.xgroupCreateConsumer),
+    cmd("delconsumer", 5, ["write"], "Remove a consumer; its in-flight tasks become available again.", xgroup.xgroupDelConsumer),
+    cmd("setid", -5, ["write"], "Refused after Redis's checks: groups share all tasks, there is no position to set.", xgroup.xgroupSetId),
+    cmd("help", 2, [], "Show XGROUP help.", xgroup.xgroupHelp),
   ]),
   container("xinfo", ["readonly"], "Stream introspection.", [
-    cmd("stream", -3, ["readonly"], "Show a queue's stream info and ezra's per-state counts (FULL: entries, groups, consumers).", inspect.xinfoStreamAny),
-    cmd("groups", 3, ["readonly"], "Show a queue's consumer groups.", inspect.xinfoGroups),
-    cmd("consumers", 4, ["readonly"], "Show a group's consumers.", inspect.xinfoConsumers),
-    cmd("help", 2, [], "Show XINFO help.", xinfoHelp),
+    cmd("stream", -3, ["readonly"], "Show a queue's stream info and ezra's per-state counts (FULL: entries, groups, consumers).", xinfo.xinfoStream),
+    cmd("groups", 3, ["readonly"], "Show a queue's consumer groups.", xinfo.xinfoGroups),
+    cmd("consumers", 4, ["readonly"], "Show a group's consumers.", xinfo.xinfoConsumers),
+    cmd("help", 2, [], "Show XINFO help.", xinfo.xinfoHelp),
   ]),
   // connection
   cmd("hello", -1, ["noauth", "connection"], "Handshake: pick RESP2/RESP3, authenticate, name the client.", conn.hello),

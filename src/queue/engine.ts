@@ -1,4 +1,4 @@
-// The task-queue engine: push, claim, ack, nack, delete, groups and settings over the store,
+// The task-queue engine: push, deliver, ack, nack, delete, groups and settings over the store,
 // with blocked workers and timers. It knows nothing of sockets or RESP; every front door
 // (TCP server, CLI, library) calls it. All work runs inside the current group-commit turn.
 import { type Driver, type Moved, StorageError, type TaskRecord } from "../store/driver.ts";
@@ -14,8 +14,8 @@ import { KeyVersions, versionedDriver } from "./watch.ts";
 
 export const DEAD_SUFFIX = "::dead";
 
-/** Payload bytes one claim may return per stream: a COUNT of fat tasks is cut to fit (at least one task). */
-export const CLAIM_REPLY_BYTES_MAX = 16 * 1024 * 1024;
+/** Payload bytes one delivery may return per stream: a COUNT of fat tasks is cut to fit (at least one task). */
+export const DELIVERY_REPLY_BYTES_MAX = 16 * 1024 * 1024;
 
 export interface QueueDefaults {
   visibilityTimeoutMs: number;
@@ -47,7 +47,7 @@ interface QueueState {
   name: string;
   last: StreamId;
   entriesAdded: number;
-  /** Largest encoded task pushed to the queue, in bytes (bounds claims by reply size). */
+  /** Largest encoded task pushed to the queue, in bytes (bounds deliveries by reply size). */
   fieldsBytesMax: number;
   /** Largest id XDEL removed (or XSETID MAXDELETEDID set): XINFO's max-deleted-entry-id. */
   maxDeleted: StreamId;
@@ -77,7 +77,8 @@ export interface PushOptions extends TaskOptions {
 }
 
 export const isDeadView = (key: string) => key.endsWith(DEAD_SUFFIX);
-const baseQueue = (key: string) => (isDeadView(key) ? key.slice(0, -DEAD_SUFFIX.length) : key);
+/** The queue a key belongs to: groups, consumers and settings are recorded under it, also for its dead view. */
+export const queueOf = (key: string) => (isDeadView(key) ? key.slice(0, -DEAD_SUFFIX.length) : key);
 
 export class Engine {
   readonly driver: Driver;
@@ -109,7 +110,7 @@ export class Engine {
     this.turn.beforeCommit(() => {
       this.waiters.serveSignalled();
       this.saveDirtyQueues();
-      // Last: the hooks above may claim, which writes; a turn that wrote nothing stays clean.
+      // Last: the hooks above may deliver, which writes; a turn that wrote nothing stays clean.
       if (this.seen.hasUnsaved && !this.turn.clean) this.seen.save();
     });
     this.turn.onFinish((failure) => {
@@ -182,7 +183,7 @@ export class Engine {
   // --- queues and settings ------------------------------------------------------------
 
   private queue(key: string): QueueState | undefined {
-    return this.queues.get(baseQueue(key));
+    return this.queues.get(queueOf(key));
   }
 
   private createQueue(name: string): QueueState {
@@ -234,7 +235,7 @@ export class Engine {
 
   /** Changes a queue's settings; `null` reverts one to the server default. Creates the queue. */
   configure(key: string, changes: Partial<QueueSettings>): void {
-    if (isDeadView(key)) throw new QueueError("DEAD_VIEW", `settings belong to ${baseQueue(key)}`, { queue: baseQueue(key) });
+    if (isDeadView(key)) throw new QueueError("DEAD_VIEW", `settings belong to ${queueOf(key)}`, { queue: queueOf(key) });
     const q = this.queue(key) ?? this.createQueue(key);
     const next = { ...q.settings, ...changes };
     q.settings = next;
@@ -245,7 +246,7 @@ export class Engine {
 
   push(key: string, spec: AddIdSpec, fields: Uint8Array[], options: PushOptions = {}): StreamId | null {
     if (isDeadView(key)) {
-      throw new QueueError("DEAD_VIEW", `push to ${baseQueue(key)}, not its dead-letter view`, { queue: baseQueue(key) });
+      throw new QueueError("DEAD_VIEW", `push to ${queueOf(key)}, not its dead-letter view`, { queue: queueOf(key) });
     }
     const existing = this.queue(key);
     if (!existing && options.noMkStream) return null;
@@ -256,7 +257,7 @@ export class Engine {
     const expiresAt = options.ttlSeconds !== undefined ? now + options.ttlSeconds * 1000 : null;
     const encoded = encodeFields(fields);
     this.driver.insertTask({ queue: q.name, ms: id.ms, seq: id.seq, fields: encoded, maxAttempts: options.maxAttempts ?? null, expiresAt, createdAt: now });
-    // Characters, not bytes, for text: close enough to decide when a claim needs sizing.
+    // Characters, not bytes, for text: close enough to decide when a delivery needs sizing.
     const size = typeof encoded === "string" ? encoded.length : encoded.byteLength;
     if (size > q.fieldsBytesMax) q.fieldsBytesMax = size;
     q.last = id;
@@ -322,27 +323,27 @@ export class Engine {
   // --- pop --------------------------------------------------------------------------------
 
   private touchGroup(key: string, group: string, consumer: string, active: boolean): void {
-    const q = this.queue(key) ?? this.createQueue(baseQueue(key));
+    const q = this.queue(key) ?? this.createQueue(queueOf(key));
     if (!q.groups.has(group)) {
       this.driver.createGroup(q.name, group, this.now());
       q.groups.add(group);
     }
     const now = this.now();
     // A command from a known consumer moves its seen-time in memory only; creating the consumer,
-    // or a claim (a turn that writes anyway), writes its row.
+    // or a delivery (a turn that writes anyway), writes its row.
     if (!active && this.seen.touch(q.name, group, consumer, now)) return;
     this.driver.touchConsumer(q.name, group, consumer, now, active ? now : null);
     this.seen.written(q.name, group, consumer, now);
   }
 
-  /** Claims up to `count` tasks from one queue (or dead view), oldest first. */
-  claim(key: string, group: string, consumer: string, count: number, noack: boolean): Entry[] {
+  /** Delivers up to `count` waiting tasks of one queue (or dead view) to `consumer`, oldest first. */
+  deliver(key: string, group: string, consumer: string, count: number, noack: boolean): Entry[] {
     const now = this.now();
     const dead = isDeadView(key);
     const { visibilityTimeoutMs, retentionMs, maxAttempts } = this.effective(key);
     const from = dead ? "dead" : "available";
     const fattest = this.queue(key)?.fieldsBytesMax ?? 0;
-    if (count > 1 && count * fattest > CLAIM_REPLY_BYTES_MAX) count = this.countWithinBytes(key, from, count);
+    if (count > 1 && count * fattest > DELIVERY_REPLY_BYTES_MAX) count = this.countWithinBytes(key, from, count);
     const rows = this.driver.deliver(key, from, count, {
       state: noack ? "done" : "in_flight",
       attemptsAdded: dead ? 0 : 1,
@@ -360,23 +361,23 @@ export class Engine {
     return toEntries(rows, maxAttempts);
   }
 
-  /** How many of the next `count` tasks fit in CLAIM_REPLY_BYTES_MAX (at least one). */
+  /** How many of the next `count` tasks fit in DELIVERY_REPLY_BYTES_MAX (at least one). */
   private countWithinBytes(key: string, from: "available" | "dead", count: number): number {
     let total = 0;
     let fitting = 0;
     for (const bytes of this.driver.nextSizes(key, from, count)) {
       total += bytes;
-      if (fitting > 0 && total > CLAIM_REPLY_BYTES_MAX) break;
+      if (fitting > 0 && total > DELIVERY_REPLY_BYTES_MAX) break;
       fitting++;
     }
     return Math.max(1, fitting);
   }
 
-  /** XREADGROUP with `>`: claims from each key; an empty result means nothing was available. */
-  read(req: ReadRequest): ReadResult {
+  /** XREADGROUP with `>`: delivers from each key; an empty result means nothing was available. */
+  deliverEach(req: ReadRequest): ReadResult {
     const result: ReadResult = [];
     for (const key of req.keys) {
-      const entries = this.claim(key, req.group, req.consumer, req.count, req.noack);
+      const entries = this.deliver(key, req.group, req.consumer, req.count, req.noack);
       if (entries.length > 0) result.push([key, entries]);
     }
     if (result.length === 0) for (const key of req.keys) this.touchGroup(key, req.group, req.consumer, false);
@@ -394,7 +395,7 @@ export class Engine {
    * Blocks a reader until a task arrives (resolve) or `timeoutMs` passes (0: forever). With
    * `onGone` (XREADGROUP) it is also answered when its key is deleted or its group destroyed.
    */
-  block(
+  waitForDelivery(
     req: ReadRequest,
     timeoutMs: number,
     resolve: (result: ReadResult) => void,
@@ -402,7 +403,7 @@ export class Engine {
     onGone: ((err: QueueError) => void) | null = null,
   ): Waiter<ReadRequest> {
     const tryServe = (queue: string): boolean => {
-      const entries = this.claim(queue, req.group, req.consumer, req.count, req.noack);
+      const entries = this.deliver(queue, req.group, req.consumer, req.count, req.noack);
       if (entries.length === 0) return false;
       resolve([[queue, entries]]);
       return true;
@@ -421,7 +422,7 @@ export class Engine {
 
   /** XGROUP DESTROY: readers blocked through that group on the queue or its dead view are answered. */
   groupDestroyed(key: string, group: string): void {
-    const queue = baseQueue(key);
+    const queue = queueOf(key);
     this.endWaiters([queue, queue + DEAD_SUFFIX], group, new QueueError("GROUP_DESTROYED", `group ${group} of ${queue} was destroyed`));
   }
 
@@ -435,8 +436,8 @@ export class Engine {
     }
   }
 
-  /** Blocks a reader that only looks (XREAD): `tryServe` reads without claiming. */
-  watch(req: ReadRequest, timeoutMs: number, tryServe: (queue: string) => boolean, onTimeout: () => void): Waiter<ReadRequest> {
+  /** Blocks a reader that only looks (XREAD): `tryServe` reads without delivering. */
+  waitForEntries(req: ReadRequest, timeoutMs: number, tryServe: (queue: string) => boolean, onTimeout: () => void): Waiter<ReadRequest> {
     return this.waiters.add(req.keys, timeoutMs, req, tryServe, onTimeout, false);
   }
 
@@ -500,7 +501,7 @@ export class Engine {
       if (!mkStream) {
         throw new QueueError("NOT_FOUND", `no queue ${key}`);
       }
-      q = this.createQueue(baseQueue(key));
+      q = this.createQueue(queueOf(key));
     }
     if (q.groups.has(group)) return false;
     this.driver.createGroup(q.name, group, this.now());
@@ -516,13 +517,13 @@ export class Engine {
     return this.queue(key)?.groups.has(group) ?? false;
   }
 
-  /** XGROUP DESTROY: drops a group from the cache once its rows are deleted (queue/claims.ts). */
+  /** XGROUP DESTROY: drops a group from the cache once its rows are deleted (queue/groups.ts). */
   forgetGroup(key: string, group: string): void {
     this.queue(key)?.groups.delete(group);
-    this.seen.forget(baseQueue(key), group);
+    this.seen.forget(queueOf(key), group);
   }
 
-  /** Claims made outside this file (queue/claims.ts) tell the timer when their leases run out. */
+  /** Takeovers (queue/takeover.ts) tell the timer when their leases run out. */
   leaseUntil(at: number): void {
     this.maintenance.dueBy(at);
   }

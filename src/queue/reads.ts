@@ -1,4 +1,4 @@
-// Reading a queue without claiming anything (XRANGE, XREAD, blocked XREAD) and the keyspace
+// Reading a queue without delivering anything (XRANGE, XREAD, blocked XREAD) and the keyspace
 // view of queues (EXISTS, SCAN, DEL). A key is a queue, or a dead view that holds tasks.
 import { DEAD_SUFFIX, type Engine, type Entry, isDeadView, type ReadRequest, type ReadResult } from "./engine.ts";
 import { incrementId, MAX_ID, MIN_ID, type StreamId } from "./ids.ts";
@@ -23,9 +23,9 @@ export function lastEntryId(engine: Engine, key: string): StreamId {
 
 /**
  * Blocks an XREAD until an entry newer than its id arrives on one of `keys`. It is served
- * from that one key, like Redis; it claims nothing, so it never takes work from workers.
+ * from that one key, like Redis; it delivers nothing, so it never takes work from workers.
  */
-export function watch(
+export function waitForEntries(
   engine: Engine,
   keys: string[],
   afters: StreamId[],
@@ -45,7 +45,7 @@ export function watch(
     return true;
   };
   const req: ReadRequest = { keys: [...afterByKey.keys()], group: "", consumer: "", count, noack: true };
-  return engine.watch(req, timeoutMs, tryServe, onTimeout);
+  return engine.waitForEntries(req, timeoutMs, tryServe, onTimeout);
 }
 
 /** Waiting tasks of a key, but counting no further than `max` (a bounded cost per call). */

@@ -37,7 +37,7 @@ export class ConsumerSeen {
     return true;
   }
 
-  /** The consumer's row was just written (created, or claimed with) seen_at = `at`. */
+  /** The consumer's row was just written (created, or given a task with) seen_at = `at`. */
   written(queue: string, group: string, name: string, at: number): void {
     const entry = this.get(queue, group, name);
     if (!entry) {

@@ -11,7 +11,7 @@ export interface Waiter<T> {
   readonly onTimeout: () => void;
   /** Answers a waiter whose key or group went away (XREADGROUP); null: it keeps waiting (XREAD, BLPOP). */
   readonly onGone: ((err: QueueError) => void) | null;
-  /** A claiming worker (XREADGROUP, BLPOP) consumes; a watching reader (XREAD) only looks. */
+  /** A worker waiting for delivery (XREADGROUP, BLPOP) consumes; a reader waiting for entries (XREAD) only looks. */
   readonly consumes: boolean;
   timer: ReturnType<typeof setTimeout> | null;
   active: boolean;

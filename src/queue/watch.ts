@@ -1,9 +1,9 @@
 // WATCH support: a version counter per watched queue, bumped by every storage write that changes
-// the queue (push, claim, ack, nack, delete, trim, expiry, group and consumer changes, DEL), by
+// the queue (push, deliver, ack, nack, delete, trim, expiry, group and consumer changes, DEL), by
 // any client or timer. EXEC compares the versions seen at WATCH time with the current ones.
 //
 // Writes are noticed at the storage boundary (a wrapper around the Driver), so no code path that
-// changes a queue can forget to bump: claims.ts, consumers.ts and reads.ts call the driver directly.
+// changes a queue can forget to bump: takeover.ts, groups.ts and reads.ts call the driver directly.
 import type { Driver, Moved } from "../store/driver.ts";
 
 const DEAD_SUFFIX = "::dead";
@@ -146,7 +146,7 @@ export function versionedDriver(driver: Driver, versions: KeyVersions): Driver {
       if (own) return own;
       const value = Reflect.get(target, prop, target);
       if (typeof value !== "function") return value;
-      // Bound once and kept: the hot path (a push, a claim) should not allocate per call.
+      // Bound once and kept: the hot path (a push, a delivery) should not allocate per call.
       const bound = value.bind(target);
       wrapped.set(prop, bound);
       return bound;

@@ -1,7 +1,7 @@
 // Differential cases for XINFO GROUPS / CONSUMERS / STREAM FULL and XGROUP DESTROY /
 // CREATECONSUMER / DELCONSUMER / SETID. Clock readings are masked on both sides; ezra's
 // intended differences (no task is dropped, groups share progress) are explicit cases.
-import { XGROUP_SETID_REFUSED } from "../../src/commands/inspect.ts";
+import { XGROUP_SETID_REFUSED } from "../../src/commands/xgroup.ts";
 import { bulk, entry, err, fields, int, nil, OK } from "./expected.ts";
 import { ezraInfoFields, pendingTimes, radixTree, REDIS_72_CONSUMERS, redis72ConsumerFields } from "./claims-normalisers.ts";
 import { type Case, differentialSuite, type Protocol } from "./harness.ts";

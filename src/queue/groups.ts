@@ -1,13 +1,12 @@
-// Consumer groups and consumers as records (XINFO GROUPS/CONSUMERS, XGROUP DESTROY,
-// CREATECONSUMER, DELCONSUMER). Removing a group or a consumer never drops a task.
-import { queueOf } from "./claims.ts";
-import { type Engine, isDeadView } from "./engine.ts";
+// Consumer groups and consumers as records: what XGROUP changes (DESTROY, CREATECONSUMER,
+// DELCONSUMER) and XINFO GROUPS/CONSUMERS shows. Removing a group or a consumer never drops a task.
+import { type Engine, isDeadView, queueOf } from "./engine.ts";
 import { compareIds, MIN_ID, type StreamId } from "./ids.ts";
 
 export interface GroupInfo {
   name: string;
   consumers: number;
-  /** In-flight tasks claimed through this group. */
+  /** In-flight tasks delivered through this group. */
   pending: number;
   lastDeliveredId: StreamId;
   entriesRead: number | null;
@@ -19,7 +18,7 @@ export interface ConsumerInfo {
   pending: number;
   /** Last command from this consumer, ms since epoch (polls keep it in memory: queue/seen.ts). */
   seenAt: number;
-  /** Last successful claim, ms since epoch; null when it never claimed anything. */
+  /** Last successful delivery or takeover, ms since epoch; null when it never got a task. */
   activeAt: number | null;
 }
 
