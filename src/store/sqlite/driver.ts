@@ -32,6 +32,8 @@ import { CacheBudget, WaitingOrder } from "./waiting.ts";
 
 /** Payloads of pushed, not yet claimed tasks held in memory (waiting.ts), across all queues. */
 const PAYLOAD_CACHE_BYTES_MAX = 64 * 1024 * 1024;
+/** What a cached task costs beside its payload (the entry object and its slot; UTF-16 strings count 2 bytes a character). */
+const CACHED_TASK_OVERHEAD_BYTES = 80;
 /** Rows per multi-row INSERT (5 parameters each; SQLite allows 32,766 per statement). */
 const INSERT_ROWS_MAX = 64;
 
@@ -379,7 +381,7 @@ export class SqliteDriver implements Driver {
     const key = this.key(t.queue);
     this.unwritten.push(t);
     const order = this.order(key);
-    const bytes = typeof t.fields === "string" ? t.fields.length * 2 : t.fields.byteLength;
+    const bytes = CACHED_TASK_OVERHEAD_BYTES + (typeof t.fields === "string" ? t.fields.length * 2 : t.fields.byteLength);
     order.add(t.ms, t.seq, { fields: t.fields, maxAttempts: t.maxAttempts, bytes });
     order.count++;
   }
