@@ -32,6 +32,8 @@ import { CacheBudget, WaitingOrder } from "./waiting.ts";
 
 /** Payloads of pushed, not yet claimed tasks held in memory (waiting.ts), across all queues. */
 const PAYLOAD_CACHE_BYTES_MAX = 64 * 1024 * 1024;
+/** The WAL file's size after it starts over; the in-turn auto-checkpoint (16,000 pages) bounds it under load. */
+const WAL_BYTES_KEPT = 64 * 1024 * 1024;
 /** What a cached task costs beside its payload (the entry object and its slot; UTF-16 strings count 2 bytes a character). */
 const CACHED_TASK_OVERHEAD_BYTES = 80;
 /** Rows per multi-row INSERT (5 parameters each; SQLite allows 32,766 per statement). */
@@ -74,6 +76,9 @@ export class SqliteDriver implements Driver {
       // start and the first write brought ezra.db-journal back as a hot journal that the
       // read-only preflight cannot roll back (found by test/power-loss.test.ts).
       this.db.exec("PRAGMA journal_mode = WAL");
+      // Each time the WAL starts over, its file is cut back to 64 MiB: one huge transaction (a
+      // migration, a large EXEC) must not leave a WAL of its size behind for the server's life.
+      this.db.exec(`PRAGMA journal_size_limit = ${WAL_BYTES_KEPT}`);
       migrate(this.db, this.location, progress);
       // The new names (ezra.db, -wal, -shm, ezra.lock) survive a power cut only once their
       // directory is synced; SQLite syncs it for the WAL's creation, not for the database's.
