@@ -1,7 +1,7 @@
 // Keyspace commands that tools use to discover queues: DEL/UNLINK, EXISTS, TYPE, SCAN, KEYS,
 // DBSIZE. Every key is a queue (type `stream`), or a `<queue>::dead` view that holds tasks.
 import { syntaxError, UserError } from "./errors.ts";
-import { deleteKey, keyExists, keyNames, type KeySlot, keySlots, slotIsKey } from "../queue/reads.ts";
+import type { KeySlot } from "../queue/keyspace.ts";
 import { integer, lower, text } from "./args.ts";
 import { globMatch } from "./glob.ts";
 import type { Context } from "./types.ts";
@@ -11,28 +11,28 @@ const SCAN_COUNT_DEFAULT = 10;
 
 export function del(ctx: Context, args: Uint8Array[]): void {
   let deleted = 0;
-  for (const arg of args.slice(1)) if (deleteKey(ctx.engine, text(arg))) deleted++;
+  for (const arg of args.slice(1)) if (ctx.engine.keyspace.delete(text(arg))) deleted++;
   ctx.session.reply.integer(deleted);
 }
 
 export function exists(ctx: Context, args: Uint8Array[]): void {
   let found = 0;
   // Redis counts a key once per mention: EXISTS q q answers 2.
-  for (const arg of args.slice(1)) if (keyExists(ctx.engine, text(arg))) found++;
+  for (const arg of args.slice(1)) if (ctx.engine.keyspace.exists(text(arg))) found++;
   ctx.session.reply.integer(found);
 }
 
 export function type(ctx: Context, args: Uint8Array[]): void {
-  ctx.session.reply.simple(keyExists(ctx.engine, text(args[1])) ? "stream" : "none");
+  ctx.session.reply.simple(ctx.engine.keyspace.exists(text(args[1])) ? "stream" : "none");
 }
 
 export function dbsize(ctx: Context): void {
-  ctx.session.reply.integer(keyNames(ctx.engine).length);
+  ctx.session.reply.integer(ctx.engine.keyspace.names().length);
 }
 
 export function keys(ctx: Context, args: Uint8Array[]): void {
   const pattern = text(args[1]);
-  const names = keyNames(ctx.engine).filter((name) => globMatch(pattern, name)).sort();
+  const names = ctx.engine.keyspace.names().filter((name) => globMatch(pattern, name)).sort();
   const reply = ctx.session.reply;
   reply.array(names.length);
   for (const name of names) reply.bulk(name);
@@ -59,7 +59,7 @@ export function scan(ctx: Context, args: Uint8Array[]): void {
     } else if (opt === "type") typeName = lower(args[++i]);
     else throw syntaxError();
   }
-  const slots = keySlots(ctx.engine);
+  const slots = ctx.engine.keyspace.slots();
   const from = firstAtOrAfter(slots, cursor);
   let end = Math.min(from + count, slots.length);
   while (end > from && end < slots.length && slots[end].slot === slots[end - 1].slot) end++;
@@ -70,7 +70,7 @@ export function scan(ctx: Context, args: Uint8Array[]): void {
   if (typeName === null || typeName === "stream") {
     for (let i = from; i < end; i++) {
       const s = slots[i];
-      if ((pattern === null || globMatch(pattern, s.name)) && slotIsKey(ctx.engine, s)) page.push(s.name);
+      if ((pattern === null || globMatch(pattern, s.name)) && ctx.engine.keyspace.slotIsKey(s)) page.push(s.name);
     }
   }
   const reply = ctx.session.reply;

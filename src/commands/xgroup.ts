@@ -1,6 +1,6 @@
 // XGROUP: consumer groups and consumers (CREATE, DESTROY, CREATECONSUMER, DELCONSUMER, SETID,
 // HELP). ezra's groups are records that share one queue's tasks; parsing and errors follow Redis 7.
-import { createConsumer, deleteConsumer, destroyGroup } from "../queue/groups.ts";
+import { createConsumer, deleteConsumer } from "../queue/groups.ts";
 import { parseId } from "../queue/ids.ts";
 import { integer, invalidId, lower, text } from "./args.ts";
 import { UserError, XGROUP_NO_KEY } from "./errors.ts";
@@ -51,7 +51,7 @@ export function xgroupCreate(ctx: Context, args: Uint8Array[]): void {
 export function xgroupDestroy(ctx: Context, args: Uint8Array[]): void {
   const key = text(args[2]);
   requireKey(ctx, key, XGROUP_NO_KEY);
-  ctx.session.reply.integer(destroyGroup(ctx.engine, key, text(args[3])) ? 1 : 0);
+  ctx.session.reply.integer(ctx.engine.destroyGroup(key, text(args[3])) ? 1 : 0);
 }
 
 export function xgroupCreateConsumer(ctx: Context, args: Uint8Array[]): void {

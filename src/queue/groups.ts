@@ -1,7 +1,54 @@
-// Consumer groups and consumers as records: what XGROUP changes (DESTROY, CREATECONSUMER,
-// DELCONSUMER) and XINFO GROUPS/CONSUMERS shows. Removing a group or a consumer never drops a task.
-import { type Engine, isDeadView, queueOf } from "./engine.ts";
+// Consumer groups and consumers as records: the cache of group names, the consumers XGROUP
+// CREATECONSUMER/DELCONSUMER change, and what XINFO GROUPS/CONSUMERS shows (XGROUP CREATE and
+// DESTROY go through the engine, which also answers blocked readers). Removing a group or a
+// consumer never drops a task.
+import type { Driver } from "../store/driver.ts";
+import type { Engine } from "./engine.ts";
 import { compareIds, MIN_ID, type StreamId } from "./ids.ts";
+import { isDeadView, queueOf } from "./queues.ts";
+
+/** The names of each queue's groups, cached from storage (a dead view shares its queue's groups). */
+export class GroupNames {
+  private byQueue = new Map<string, Set<string>>();
+
+  constructor(
+    private readonly driver: Driver,
+    private readonly now: () => number,
+  ) {}
+
+  /** (Re)reads the groups of `queues` from storage: at start-up, and after a rollback. */
+  load(queues: string[]): void {
+    this.byQueue = new Map(queues.map((queue) => [queue, new Set(this.driver.groupNames(queue))]));
+  }
+
+  has(key: string, group: string): boolean {
+    return this.byQueue.get(queueOf(key))?.has(group) ?? false;
+  }
+
+  names(key: string): string[] {
+    return [...(this.byQueue.get(queueOf(key)) ?? [])];
+  }
+
+  /** Records `group` of `queue` unless it exists; true when it was created now. */
+  ensure(queue: string, group: string): boolean {
+    let groups = this.byQueue.get(queue);
+    if (groups?.has(group)) return false;
+    this.driver.createGroup(queue, group, this.now());
+    if (!groups) this.byQueue.set(queue, (groups = new Set()));
+    groups.add(group);
+    return true;
+  }
+
+  /** XGROUP DESTROY: drops a group once its rows are deleted. */
+  forget(key: string, group: string): void {
+    this.byQueue.get(queueOf(key))?.delete(group);
+  }
+
+  /** DEL: drops a queue's groups once its rows are deleted. */
+  forgetQueue(queue: string): void {
+    this.byQueue.delete(queue);
+  }
+}
 
 export interface GroupInfo {
   name: string;
@@ -93,17 +140,4 @@ export function deleteConsumer(engine: Engine, key: string, group: string, consu
   engine.seen.forget(queueOf(key), group, consumer);
   if (released > 0) engine.tasksReturned(key);
   return released;
-}
-
-/**
- * XGROUP DESTROY: removes the group and its consumers. Its in-flight tasks stay in flight:
- * their workers may still ack them, and an unacked one comes back when its lease runs out.
- * Readers blocked through the group get Redis 7's NOGROUP reply at once.
- */
-export function destroyGroup(engine: Engine, key: string, group: string): boolean {
-  if (!engine.hasGroup(key, group)) return false;
-  engine.driver.deleteGroup(queueOf(key), group);
-  engine.forgetGroup(key, group);
-  engine.groupDestroyed(key, group);
-  return true;
 }

@@ -2,8 +2,9 @@
 // fresh lease. A takeover moves a task, never drops one. (Handing out waiting tasks is delivery:
 // Engine.deliver.)
 import type { TaskRecord, Takeover } from "../store/driver.ts";
-import { type Engine, type Entry, isDeadView, queueOf } from "./engine.ts";
+import type { Engine, Entry } from "./engine.ts";
 import { MIN_ID, type StreamId } from "./ids.ts";
+import { isDeadView, queueOf } from "./queues.ts";
 
 /** XAUTOCLAIM looks at up to COUNT times this many pending entries per call, as Redis does. */
 export const AUTO_TAKEOVER_SCAN_FACTOR = 10;

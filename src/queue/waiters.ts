@@ -103,13 +103,31 @@ export class Waiters<T> {
     this.signalled.clear();
   }
 
-  /** The waiters on `queue`, oldest first. */
-  on(queue: string): Waiter<T>[] {
-    return [...(this.byQueue.get(queue) ?? [])];
+  /**
+   * Answers with `err` the waiters on `keys` that wait for something that went away (those with
+   * an onGone) and that `matches` picks; the others keep waiting.
+   */
+  endGone(keys: string[], err: QueueError, matches: (payload: T) => boolean): void {
+    for (const key of keys) {
+      for (const waiter of [...(this.byQueue.get(key) ?? [])]) {
+        if (!waiter.onGone || !matches(waiter.payload)) continue;
+        this.remove(waiter);
+        waiter.onGone(err);
+      }
+    }
   }
 
-  /** Every active waiter, oldest first (for shutdown). */
-  all(): Waiter<T>[] {
+  /** Shutdown: removes every waiter, oldest first, answering each as its timeout would. */
+  drain(): T[] {
+    const all = this.all();
+    for (const w of all) {
+      this.remove(w);
+      w.onTimeout();
+    }
+    return all.map((w) => w.payload);
+  }
+
+  private all(): Waiter<T>[] {
     const seen = new Set<Waiter<T>>();
     for (const set of this.byQueue.values()) for (const w of set) seen.add(w);
     return [...seen].sort((a, b) => a.order - b.order);

@@ -3,7 +3,7 @@
 // any client or timer. EXEC compares the versions seen at WATCH time with the current ones.
 //
 // Writes are noticed at the storage boundary (a wrapper around the Driver), so no code path that
-// changes a queue can forget to bump: takeover.ts, groups.ts and reads.ts call the driver directly.
+// changes a queue can forget to bump: the queue layer's modules (tasks, takeover, groups, keyspace) call the driver directly.
 import type { Driver, Moved } from "../store/driver.ts";
 
 const DEAD_SUFFIX = "::dead";
