@@ -31,7 +31,7 @@ import { type MovedRow, prepareAll, type QueueRow, STATE_OF, STATUS, type Statem
 import { CacheBudget, WaitingOrder } from "./waiting.ts";
 
 /** Payloads of pushed, not yet claimed tasks held in memory (waiting.ts), across all queues. */
-const PAYLOAD_CACHE_BYTES_MAX = 64 * 1024 * 1024;
+const PAYLOAD_CACHE_BYTES_MAX = 16 * 1024 * 1024;
 /** The WAL file's size after it starts over; the in-turn auto-checkpoint (16,000 pages) bounds it under load. */
 const WAL_BYTES_KEPT = 64 * 1024 * 1024;
 /** What a cached task costs beside its payload (the entry object and its slot; UTF-16 strings count 2 bytes a character). */
