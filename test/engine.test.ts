@@ -1,11 +1,12 @@
-// Engine tests on a fresh database file per test: the lifecycle of DESIGN.md without sockets.
-// Each test runs its operations inside explicit turns, as the server does.
-import { afterEach, expect, test } from "bun:test";
+// Engine tests on a fresh store per test: the lifecycle of DESIGN.md without sockets, once per
+// storage driver (test/helpers/drivers.ts). Each test runs its operations inside explicit turns,
+// as the server does.
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { Engine, type EngineOptions } from "../src/queue/engine.ts";
-import { openStorage } from "../src/store/open.ts";
 import { parseAddId } from "../src/queue/ids.ts";
+import { DRIVERS, type DriverUnderTest } from "./helpers/drivers.ts";
 import { removeDir, tempDir } from "./helpers/servers.ts";
 
 const engines: Engine[] = [];
@@ -20,11 +21,17 @@ afterEach(() => {
   for (const d of dirs.splice(0)) removeDir(d);
 });
 
-function setup(options: Partial<Omit<EngineOptions, "driver">> & { dataDir?: string } = {}) {
+function setup(options: Partial<Omit<EngineOptions, "driver">> & { dataDir?: string } = {}): ReturnType<typeof setupOn> {
+  return setupOn(current, options);
+}
+
+let current: DriverUnderTest = DRIVERS[0];
+
+function setupOn(store: DriverUnderTest, options: Partial<Omit<EngineOptions, "driver">> & { dataDir?: string } = {}) {
   const dataDir = options.dataDir ?? tempDir();
   if (!options.dataDir) dirs.push(dataDir);
   const engine = new Engine({
-    driver: openStorage({ dataDir, durability: "normal" }),
+    driver: store.open(dataDir),
     visibilityTimeoutMs: 30_000,
     maxAttempts: 3,
     retentionMs: 3_600_000,
@@ -46,185 +53,193 @@ function setup(options: Partial<Omit<EngineOptions, "driver">> & { dataDir?: str
     const i = engines.indexOf(engine);
     if (i >= 0) engines.splice(i, 1);
     engine.close();
-    return setup({ ...options, dataDir });
+    return setupOn(store, { ...options, dataDir });
   };
   return { engine, dataDir, turn, push, pop, reopen };
 }
 
-test("push then pop returns fields in order with attempts, oldest first", () => {
-  const { push, pop } = setup();
-  const a = push("q", "body", "a", "x", "1");
-  push("q", "body", "b");
-  const [first, second] = pop("q", 5);
-  expect(first.id).toEqual(a);
-  expect(first.fields).toEqual(["body", "a", "x", "1"]);
-  expect(first.attempts).toBe(1);
-  expect(first.maxAttempts).toBe(3);
-  expect(second.fields).toEqual(["body", "b"]);
-  expect(pop("q")).toEqual([]);
-});
+for (const driver of DRIVERS) {
+  describe(`engine on ${driver.name}`, () => {
+    // setup() opens stores of the driver whose tests are running.
+    beforeEach(() => {
+      current = driver;
+    });
+    test("push then pop returns fields in order with attempts, oldest first", () => {
+      const { push, pop } = setup();
+      const a = push("q", "body", "a", "x", "1");
+      push("q", "body", "b");
+      const [first, second] = pop("q", 5);
+      expect(first.id).toEqual(a);
+      expect(first.fields).toEqual(["body", "a", "x", "1"]);
+      expect(first.attempts).toBe(1);
+      expect(first.maxAttempts).toBe(3);
+      expect(second.fields).toEqual(["body", "b"]);
+      expect(pop("q")).toEqual([]);
+    });
 
-test("ids strictly increase even if the clock steps back", () => {
-  let now = 1_000_000;
-  const { push } = setup({ now: () => now });
-  const a = push("q", "f", "1");
-  now -= 500;
-  const b = push("q", "f", "2");
-  expect(b.ms > a.ms || (b.ms === a.ms && b.seq > a.seq)).toBe(true);
-});
+    test("ids strictly increase even if the clock steps back", () => {
+      let now = 1_000_000;
+      const { push } = setup({ now: () => now });
+      const a = push("q", "f", "1");
+      now -= 500;
+      const b = push("q", "f", "2");
+      expect(b.ms > a.ms || (b.ms === a.ms && b.seq > a.seq)).toBe(true);
+    });
 
-test("ack counts only in-flight tasks and a done task is not delivered again", () => {
-  const { engine, push, pop, turn } = setup();
-  const id = push("q", "f", "v");
-  expect(turn(() => engine.ack("q", [id]))).toBe(0);
-  pop("q");
-  expect(turn(() => engine.ack("q", [id, id]))).toBe(1);
-  expect(engine.counts("q")).toMatchObject({ available: 0, in_flight: 0, done: 1 });
-  expect(pop("q")).toEqual([]);
-});
+    test("ack counts only in-flight tasks and a done task is not delivered again", () => {
+      const { engine, push, pop, turn } = setup();
+      const id = push("q", "f", "v");
+      expect(turn(() => engine.ack("q", [id]))).toBe(0);
+      pop("q");
+      expect(turn(() => engine.ack("q", [id, id]))).toBe(1);
+      expect(engine.counts("q")).toMatchObject({ available: 0, in_flight: 0, done: 1 });
+      expect(pop("q")).toEqual([]);
+    });
 
-test("nack retries until max attempts, then the task is dead and claimable on q::dead", () => {
-  const { engine, push, pop, turn } = setup({ maxAttempts: 2 });
-  const id = push("q", "f", "v");
-  pop("q");
-  expect(turn(() => engine.nack("q", id, "boom"))).toBe(true);
-  expect(pop("q")[0].attempts).toBe(2);
-  expect(turn(() => engine.nack("q", id, "boom again"))).toBe(true);
-  expect(engine.length("q")).toBe(0);
-  expect(engine.length("q::dead")).toBe(1);
-  const dead = turn(() => engine.deliver("q::dead", "g", "ops", 10, false));
-  expect(dead.map((e) => e.id)).toEqual([id]);
-  // nack on the dead view returns it to dead; ack removes it for good.
-  expect(turn(() => engine.nack("q::dead", id, null))).toBe(true);
-  expect(engine.length("q::dead")).toBe(1);
-  turn(() => engine.deliver("q::dead", "g", "ops", 10, false));
-  expect(turn(() => engine.ack("q::dead", [id]))).toBe(1);
-  expect(engine.length("q::dead")).toBe(0);
-  expect(engine.counts("q")).toEqual({ available: 0, in_flight: 0, done: 0, dead: 0 });
-});
+    test("nack retries until max attempts, then the task is dead and claimable on q::dead", () => {
+      const { engine, push, pop, turn } = setup({ maxAttempts: 2 });
+      const id = push("q", "f", "v");
+      pop("q");
+      expect(turn(() => engine.nack("q", id, "boom"))).toBe(true);
+      expect(pop("q")[0].attempts).toBe(2);
+      expect(turn(() => engine.nack("q", id, "boom again"))).toBe(true);
+      expect(engine.length("q")).toBe(0);
+      expect(engine.length("q::dead")).toBe(1);
+      const dead = turn(() => engine.deliver("q::dead", "g", "ops", 10, false));
+      expect(dead.map((e) => e.id)).toEqual([id]);
+      // nack on the dead view returns it to dead; ack removes it for good.
+      expect(turn(() => engine.nack("q::dead", id, null))).toBe(true);
+      expect(engine.length("q::dead")).toBe(1);
+      turn(() => engine.deliver("q::dead", "g", "ops", 10, false));
+      expect(turn(() => engine.ack("q::dead", [id]))).toBe(1);
+      expect(engine.length("q::dead")).toBe(0);
+      expect(engine.counts("q")).toEqual({ available: 0, in_flight: 0, done: 0, dead: 0 });
+    });
 
-test("nack of a task that is not in flight is refused", () => {
-  const { engine, push, turn } = setup();
-  const id = push("q", "f", "v");
-  expect(turn(() => engine.nack("q", id, null))).toBe(false);
-});
+    test("nack of a task that is not in flight is refused", () => {
+      const { engine, push, turn } = setup();
+      const id = push("q", "f", "v");
+      expect(turn(() => engine.nack("q", id, null))).toBe(false);
+    });
 
-test("a per-task max_attempts overrides the queue's", () => {
-  const { engine, pop, turn } = setup({ maxAttempts: 5 });
-  const id = turn(() => engine.push("q", parseAddId("*")!, [new TextEncoder().encode("f")], { maxAttempts: 1 }))!;
-  expect(pop("q")[0].maxAttempts).toBe(1);
-  turn(() => engine.nack("q", id, null));
-  expect(engine.length("q::dead")).toBe(1);
-});
+    test("a per-task max_attempts overrides the queue's", () => {
+      const { engine, pop, turn } = setup({ maxAttempts: 5 });
+      const id = turn(() => engine.push("q", parseAddId("*")!, [new TextEncoder().encode("f")], { maxAttempts: 1 }))!;
+      expect(pop("q")[0].maxAttempts).toBe(1);
+      turn(() => engine.nack("q", id, null));
+      expect(engine.length("q::dead")).toBe(1);
+    });
 
-test("an expired lease puts the task back, via the maintenance timer", async () => {
-  const { engine, push, pop } = setup({ visibilityTimeoutMs: 50 });
-  push("q", "f", "v");
-  expect(pop("q")).toHaveLength(1);
-  const deadline = Date.now() + 5000;
-  while (engine.length("q") === 0 && Date.now() < deadline) await Bun.sleep(10);
-  const again = pop("q");
-  expect(again).toHaveLength(1);
-  expect(again[0].attempts).toBe(2);
-});
+    test("an expired lease puts the task back, via the maintenance timer", async () => {
+      const { engine, push, pop } = setup({ visibilityTimeoutMs: 50 });
+      push("q", "f", "v");
+      expect(pop("q")).toHaveLength(1);
+      const deadline = Date.now() + 5000;
+      while (engine.length("q") === 0 && Date.now() < deadline) await Bun.sleep(10);
+      const again = pop("q");
+      expect(again).toHaveLength(1);
+      expect(again[0].attempts).toBe(2);
+    });
 
-test("restart recovery returns in-flight tasks to available, or dead when out of attempts", () => {
-  const first = setup({ maxAttempts: 2 });
-  first.push("q", "f", "1");
-  first.push("q", "f", "2");
-  first.pop("q");
-  const id2 = first.pop("q")[0].id;
-  first.turn(() => first.engine.nack("q", id2, null));
-  first.pop("q"); // task 2, second attempt: in flight at the crash, out of attempts
-  const { engine } = first.reopen();
-  expect(engine.length("q")).toBe(1);
-  expect(engine.length("q::dead")).toBe(1);
-  expect(engine.counts("q").in_flight).toBe(0);
-});
+    test("restart recovery returns in-flight tasks to available, or dead when out of attempts", () => {
+      const first = setup({ maxAttempts: 2 });
+      first.push("q", "f", "1");
+      first.push("q", "f", "2");
+      first.pop("q");
+      const id2 = first.pop("q")[0].id;
+      first.turn(() => first.engine.nack("q", id2, null));
+      first.pop("q"); // task 2, second attempt: in flight at the crash, out of attempts
+      const { engine } = first.reopen();
+      expect(engine.length("q")).toBe(1);
+      expect(engine.length("q::dead")).toBe(1);
+      expect(engine.counts("q").in_flight).toBe(0);
+    });
 
-test("retention purges done tasks; ttl removes a task whatever its state", async () => {
-  const { engine, push, pop, turn } = setup({ retentionMs: 30 });
-  const id = push("q", "f", "v");
-  pop("q");
-  turn(() => engine.ack("q", [id]));
-  turn(() => engine.push("q", parseAddId("*")!, [new TextEncoder().encode("f")], { ttlSeconds: 1 }));
-  pop("q"); // in flight: ttl still removes it
-  const deadline = Date.now() + 5000;
-  while (Date.now() < deadline) {
-    const c = engine.counts("q");
-    if (c.done === 0 && c.in_flight === 0) break;
-    await Bun.sleep(20);
-  }
-  expect(engine.counts("q")).toEqual({ available: 0, in_flight: 0, done: 0, dead: 0 });
-});
+    test("retention purges done tasks; ttl removes a task whatever its state", async () => {
+      const { engine, push, pop, turn } = setup({ retentionMs: 30 });
+      const id = push("q", "f", "v");
+      pop("q");
+      turn(() => engine.ack("q", [id]));
+      turn(() => engine.push("q", parseAddId("*")!, [new TextEncoder().encode("f")], { ttlSeconds: 1 }));
+      pop("q"); // in flight: ttl still removes it
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline) {
+        const c = engine.counts("q");
+        if (c.done === 0 && c.in_flight === 0) break;
+        await Bun.sleep(20);
+      }
+      expect(engine.counts("q")).toEqual({ available: 0, in_flight: 0, done: 0, dead: 0 });
+    });
 
-test("blocked readers are served oldest first, once per task, before the commit", () => {
-  const { engine, turn, push } = setup();
-  const served: string[] = [];
-  const block = (name: string) =>
-    turn(() =>
-      engine.waitForDelivery(
-        { keys: ["q"], group: "g", consumer: name, count: 1, noack: false },
-        0,
-        (result) => served.push(`${name}:${result[0][1].length}`),
-        () => served.push(`${name}:timeout`),
-      ),
-    );
-  block("w1");
-  block("w2");
-  block("w3");
-  push("q", "f", "1");
-  push("q", "f", "2");
-  expect(served).toEqual(["w1:1", "w2:1"]);
-  expect(engine.blockedCount).toBe(1);
-  engine.drainWaiters();
-  expect(served).toEqual(["w1:1", "w2:1", "w3:timeout"]);
-});
+    test("blocked readers are served oldest first, once per task, before the commit", () => {
+      const { engine, turn, push } = setup();
+      const served: string[] = [];
+      const block = (name: string) =>
+        turn(() =>
+          engine.waitForDelivery(
+            { keys: ["q"], group: "g", consumer: name, count: 1, noack: false },
+            0,
+            (result) => served.push(`${name}:${result[0][1].length}`),
+            () => served.push(`${name}:timeout`),
+          ),
+        );
+      block("w1");
+      block("w2");
+      block("w3");
+      push("q", "f", "1");
+      push("q", "f", "2");
+      expect(served).toEqual(["w1:1", "w2:1"]);
+      expect(engine.blockedCount).toBe(1);
+      engine.drainWaiters();
+      expect(served).toEqual(["w1:1", "w2:1", "w3:timeout"]);
+    });
 
-test("a failed turn rolls back everything in it", () => {
-  const { engine, push } = setup();
-  push("q", "f", "kept");
-  engine.turn.enter();
-  engine.push("q", parseAddId("*")!, [new TextEncoder().encode("lost")]);
-  engine.turn.failure = new Error("simulated commit failure");
-  let seen: Error | null = null;
-  engine.turn.onFinish((f) => {
-    seen = f;
+    test("a failed turn rolls back everything in it", () => {
+      const { engine, push } = setup();
+      push("q", "f", "kept");
+      engine.turn.enter();
+      engine.push("q", parseAddId("*")!, [new TextEncoder().encode("lost")]);
+      engine.turn.failure = new Error("simulated commit failure");
+      let seen: Error | null = null;
+      engine.turn.onFinish((f) => {
+        seen = f;
+      });
+      engine.turn.finish();
+      expect(seen).not.toBeNull();
+      expect(engine.length("q")).toBe(1);
+    });
+
+    test.skipIf(!driver.sqliteFile)("the database is readable: tasks table with queue, status text and JSON fields", () => {
+      const { engine, dataDir, push, pop } = setup();
+      push("emails", "to", "a@example.com");
+      pop("emails");
+      engine.turn.finish();
+      const db = new Database(join(dataDir, "ezra.db"), { readonly: true });
+      const row = db.query("SELECT queue, status, fields, attempts, worker FROM tasks").get() as Record<string, unknown>;
+      db.close();
+      expect(row).toEqual({ queue: "emails", status: "in_flight", fields: '["to","a@example.com"]', attempts: 1, worker: "c" });
+    });
+
+    test("binary fields round-trip exactly", () => {
+      const { engine, turn, pop } = setup();
+      const bytes = new Uint8Array([0, 255, 13, 10, 128, 1]);
+      turn(() => engine.push("bin", parseAddId("*")!, [new TextEncoder().encode("blob"), bytes]));
+      const [entry] = pop("bin");
+      expect(entry.fields[0]).toEqual(new TextEncoder().encode("blob"));
+      expect(entry.fields[1]).toEqual(bytes);
+    });
+
+    test("a claim of fat tasks is cut to fit the reply byte budget, at least one task", () => {
+      const { engine, turn, pop } = setup();
+      const fat = new Uint8Array(6 * 1024 * 1024).fill(97); // 6 MiB of 'a'
+      for (let i = 0; i < 5; i++) turn(() => engine.push("fat", parseAddId("*")!, [new TextEncoder().encode("blob"), fat]));
+      // 16 MiB budget: two 6 MiB tasks fit, the third would pass it.
+      expect(pop("fat", 5)).toHaveLength(2);
+      expect(engine.counts("fat").available).toBe(3);
+      const huge = new Uint8Array(20 * 1024 * 1024).fill(98);
+      turn(() => engine.push("huge", parseAddId("*")!, [new TextEncoder().encode("blob"), huge]));
+      turn(() => engine.push("huge", parseAddId("*")!, [new TextEncoder().encode("blob"), huge]));
+      expect(pop("huge", 10)).toHaveLength(1);
+    });
   });
-  engine.turn.finish();
-  expect(seen).not.toBeNull();
-  expect(engine.length("q")).toBe(1);
-});
-
-test("the database is readable: tasks table with queue, status text and JSON fields", () => {
-  const { engine, dataDir, push, pop } = setup();
-  push("emails", "to", "a@example.com");
-  pop("emails");
-  engine.turn.finish();
-  const db = new Database(join(dataDir, "ezra.db"), { readonly: true });
-  const row = db.query("SELECT queue, status, fields, attempts, worker FROM tasks").get() as Record<string, unknown>;
-  db.close();
-  expect(row).toEqual({ queue: "emails", status: "in_flight", fields: '["to","a@example.com"]', attempts: 1, worker: "c" });
-});
-
-test("binary fields round-trip exactly", () => {
-  const { engine, turn, pop } = setup();
-  const bytes = new Uint8Array([0, 255, 13, 10, 128, 1]);
-  turn(() => engine.push("bin", parseAddId("*")!, [new TextEncoder().encode("blob"), bytes]));
-  const [entry] = pop("bin");
-  expect(entry.fields[0]).toEqual(new TextEncoder().encode("blob"));
-  expect(entry.fields[1]).toEqual(bytes);
-});
-
-test("a claim of fat tasks is cut to fit the reply byte budget, at least one task", () => {
-  const { engine, turn, pop } = setup();
-  const fat = new Uint8Array(6 * 1024 * 1024).fill(97); // 6 MiB of 'a'
-  for (let i = 0; i < 5; i++) turn(() => engine.push("fat", parseAddId("*")!, [new TextEncoder().encode("blob"), fat]));
-  // 16 MiB budget: two 6 MiB tasks fit, the third would pass it.
-  expect(pop("fat", 5)).toHaveLength(2);
-  expect(engine.counts("fat").available).toBe(3);
-  const huge = new Uint8Array(20 * 1024 * 1024).fill(98);
-  turn(() => engine.push("huge", parseAddId("*")!, [new TextEncoder().encode("blob"), huge]));
-  turn(() => engine.push("huge", parseAddId("*")!, [new TextEncoder().encode("blob"), huge]));
-  expect(pop("huge", 10)).toHaveLength(1);
-});
+}

@@ -1,0 +1,15 @@
+// The storage drivers the engine's tests run against. Each entry opens a fresh store in a data
+// dir; a later driver (PostgreSQL) adds an entry here and the whole engine suite runs on it too.
+import type { Driver } from "../../src/store/driver.ts";
+import { openStorage } from "../../src/store/open.ts";
+
+export interface DriverUnderTest {
+  name: string;
+  open(dataDir: string): Driver;
+  /** The store is an SQLite file ezra.db in the data dir, readable with bun:sqlite. */
+  sqliteFile: boolean;
+}
+
+export const DRIVERS: DriverUnderTest[] = [
+  { name: "sqlite", open: (dataDir) => openStorage({ dataDir, durability: "normal" }), sqliteFile: true },
+];
