@@ -32,8 +32,13 @@ async function seed(key: string, n: number): Promise<void> {
   for (let i = 1; i <= n; i++) await call("XADD", key, `${i}-0`, "n", String(i));
 }
 
-const pop = (key: string, consumer: string, count: number, group = "g") =>
-  call("XREADGROUP", "GROUP", group, consumer, "COUNT", count, "STREAMS", key, ">");
+// A delivery is answered before its turn commits; the PING's reply comes after that COMMIT,
+// so the file read next shows the delivery.
+async function pop(key: string, consumer: string, count: number, group = "g") {
+  const reply = await call("XREADGROUP", "GROUP", group, consumer, "COUNT", count, "STREAMS", key, ">");
+  await call("PING");
+  return reply;
+}
 
 function task(key: string, id: string) {
   const [ms, seq] = id.split("-").map(Number);

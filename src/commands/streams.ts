@@ -85,6 +85,9 @@ export function xreadgroup(ctx: Context, args: Uint8Array[]): void {
   if (ids.some((id) => id !== null)) return readHistory(ctx, req, ids);
 
   const result = engine.deliverEach(req);
+  // A crash returns every in-flight task anyway, so a delivery need not wait for its COMMIT;
+  // NOACK deliveries ack as they deliver and wait like any ack.
+  if (result.length > 0 && !noack) session.answerBeforeCommit();
   if (result.length > 0 || blockMs === null) return writeReadResult(session.reply, result);
   const ms = blockMs;
   blockUntilAnswered<ReadResult>(ctx, "xreadgroup", (a) => engine.waitForDelivery(req, ms, a.served, a.timeOut, a.gone), writeReadResult);

@@ -41,6 +41,11 @@ export interface Session {
   kill(): void;
   /** The reply being made is an EXEC's: if the turn fails, it reads EXECABORT, not a lone storage error. */
   markExecReply(): void;
+  /**
+   * The reply being made delivers tasks (no ack with it): the connection may send it before the
+   * turn's COMMIT when every task it hands out was committed before (server/connection.ts).
+   */
+  answerBeforeCommit(): void;
   /** Ends a suspension: writes the deferred reply (in the current turn) and runs later commands. */
   resume(writeReply: (reply: ReplyWriter) => void): void;
   /** Closes the connection once the pending replies are written (QUIT). */

@@ -47,6 +47,8 @@ export class Connection implements Session {
   private cleanReplies = 0;
   /** Which of this turn's replies (by index) are EXEC replies: they read EXECABORT if the turn fails. */
   private execReplies: number[] = [];
+  /** Set by a delivery whose reply may be sent before the turn's COMMIT (answerBeforeCommit). */
+  private deliveryAnswered = false;
 
   constructor(
     readonly id: number,
@@ -115,8 +117,15 @@ export class Connection implements Session {
       if (!args) return;
       turn.enter();
       this.beginTurnOutput();
+      // Whether everything this command can read is committed: no row changed yet this turn.
+      const onlyCommittedBefore = this.cleanReplies === this.turnReplies && turn.clean;
+      this.deliveryAnswered = false;
       dispatch(this.ctx, args);
       if (!this.suspendedUntilReply) this.turnReplies++;
+      if (this.deliveryAnswered && onlyCommittedBefore && this.execReplies.length === 0) {
+        this.answerNow();
+        continue;
+      }
       if (this.cleanReplies === this.turnReplies - 1 && turn.clean) {
         this.cleanMark = this.reply.mark();
         this.cleanReplies = this.turnReplies;
@@ -154,6 +163,25 @@ export class Connection implements Session {
   kill(): void {
     this.closing = true;
     this.destroy();
+  }
+
+  answerBeforeCommit(): void {
+    this.deliveryAnswered = true;
+  }
+
+  /**
+   * Sends this turn's replies so far without waiting for COMMIT. Only for a delivery of tasks
+   * that were committed before this turn, after replies that showed committed state only: if
+   * the COMMIT then fails or the machine dies first, what is lost is the delivery itself (the
+   * task is still waiting, or comes back at restart as every in-flight task does, with that
+   * attempt uncounted). Later replies of the turn wait for its COMMIT as usual.
+   */
+  private answerNow(): void {
+    this.turnMark = -1;
+    this.turnReplies = 0;
+    this.cleanMark = -1;
+    this.cleanReplies = 0;
+    this.flush();
   }
 
   markExecReply(): void {
