@@ -1,7 +1,10 @@
-// The SQLite driver: opens ezra.db (WAL, schema by user_version) in a data dir it locks, and
-// answers the Driver interface with statements prepared once (statements.ts, claims-sql.ts,
-// reads-sql.ts). Database errors leave here as StorageError, never as SQLite's own type.
-import { Database, SQLiteError, type Statement } from "bun:sqlite";
+// The SQLite driver: opens ezra.db (WAL, schema by user_version: migrate.ts) in a data dir it
+// locks, and answers the Driver interface with statements prepared once (statements.ts,
+// claims-sql.ts, reads-sql.ts). Waiting tasks are ordered in memory (waiting.ts), pushes are
+// written in batches (pushes.ts), checkpoints run on a thread (checkpointer.ts); with
+// --durability full each COMMIT is fdatasynced here. Database errors leave here as
+// StorageError, never as SQLite's own type.
+import { Database, SQLiteError } from "bun:sqlite";
 import { closeSync, existsSync, fdatasyncSync, openSync, statSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -27,8 +30,9 @@ import { type ClaimStatements, prepareClaims } from "./claims-sql.ts";
 import { checkWritable, inspectExisting } from "./preflight.ts";
 import { prepareReads, type ReadStatements } from "./reads-sql.ts";
 import { migrate, SCHEMA_VERSION } from "./migrate.ts";
-import { type MovedRow, prepareAll, type QueueRow, STATE_OF, STATUS, type Statements, TASK_SQL } from "./statements.ts";
-import { CacheBudget, WaitingOrder } from "./waiting.ts";
+import { type MovedRow, prepareAll, type QueueRow, STATE_OF, STATUS, type Statements } from "./statements.ts";
+import { PushWriter } from "./pushes.ts";
+import { WaitingOrders } from "./waiting.ts";
 
 /** Payloads of pushed, not yet claimed tasks held in memory (waiting.ts), across all queues. */
 const PAYLOAD_CACHE_BYTES_MAX = 16 * 1024 * 1024;
@@ -36,8 +40,6 @@ const PAYLOAD_CACHE_BYTES_MAX = 16 * 1024 * 1024;
 const WAL_BYTES_KEPT = 64 * 1024 * 1024;
 /** What a cached task costs beside its payload (the entry object and its slot; UTF-16 strings count 2 bytes a character). */
 const CACHED_TASK_OVERHEAD_BYTES = 80;
-/** Rows per multi-row INSERT (5 parameters each; SQLite allows 32,766 per statement). */
-const INSERT_ROWS_MAX = 64;
 
 export { SCHEMA_VERSION };
 
@@ -59,8 +61,8 @@ export class SqliteDriver implements Driver {
   private ids = new Map<string, number>();
   private names = new Map<number, string>();
   /** Each key's waiting tasks in delivery order (waiting.ts). Rebuilt by queues(), with the names. */
-  private waiting = new Map<number, WaitingOrder>();
-  private cacheBudget = new CacheBudget(PAYLOAD_CACHE_BYTES_MAX);
+  private readonly waiting = new WaitingOrders(PAYLOAD_CACHE_BYTES_MAX);
+  private readonly pushes: PushWriter;
 
   constructor(dataDir: string, durability: Durability, progress: (line: string) => void = () => {}) {
     if (!existsSync(dataDir) || !statSync(dataDir).isDirectory()) {
@@ -98,66 +100,13 @@ export class SqliteDriver implements Driver {
       this.sql = prepareAll(this.db);
       this.reads = prepareReads(this.db);
       this.claims = prepareClaims(this.db);
-      for (const statements of [this.sql, this.reads, this.claims]) this.flushFirst(statements);
+      this.pushes = new PushWriter(this.db, (queue) => this.key(queue));
+      for (const statements of [this.sql, this.reads, this.claims]) this.pushes.writeBefore(statements);
       this.checkpointer = new Checkpointer(this.location);
     } catch (err) {
       this.lock.close();
       throw this.openFailure(err);
     }
-  }
-
-  // --- pushes, written in multi-row INSERTs ----------------------------------------------
-
-  /**
-   * Pushes wait in `unwritten` and go to the database as multi-row INSERTs when any other
-   * statement is about to run (a claim, a read, the COMMIT): every statement still sees every
-   * push before it, and a turn of 64 pushes costs 2 statements instead of 128.
-   */
-  private unwritten: NewTask[] = [];
-  private readonly insertsByRows = new Map<number, { payloads: Statement; states: Statement }>();
-
-  private flushFirst(statements: Record<string, Statement>): void {
-    for (const [name, statement] of Object.entries(statements)) {
-      if (name === "rollback" || name === "begin") continue;
-      for (const method of ["run", "get", "all", "iterate"] as const) {
-        const direct = (statement[method] as (...args: unknown[]) => unknown).bind(statement);
-        (statement as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
-          if (this.unwritten.length > 0) this.writePushes();
-          return direct(...args);
-        };
-      }
-    }
-  }
-
-  private writePushes(): void {
-    const tasks = this.unwritten;
-    this.unwritten = [];
-    for (let from = 0; from < tasks.length; from += INSERT_ROWS_MAX) {
-      const chunk = tasks.slice(from, from + INSERT_ROWS_MAX);
-      const { payloads, states } = this.insertsFor(chunk.length);
-      const payloadArgs: unknown[] = [];
-      const stateArgs: unknown[] = [];
-      for (const t of chunk) {
-        const key = this.key(t.queue);
-        payloadArgs.push(key >> 1, t.ms, t.seq, t.createdAt, t.fields);
-        stateArgs.push(key, t.ms, t.seq, t.maxAttempts, t.expiresAt);
-      }
-      payloads.run(...(payloadArgs as never[]));
-      states.run(...(stateArgs as never[]));
-    }
-  }
-
-  private insertsFor(rows: number): { payloads: Statement; states: Statement } {
-    let inserts = this.insertsByRows.get(rows);
-    if (!inserts) {
-      const values = (columns: number) => Array.from({ length: rows }, () => `(${Array(columns).fill("?").join(", ")})`).join(", ");
-      inserts = {
-        payloads: this.db.prepare(`${TASK_SQL.insertPayloads} ${values(5)}`),
-        states: this.db.prepare(`${TASK_SQL.insertStates} ${values(5)}`),
-      };
-      this.insertsByRows.set(rows, inserts);
-    }
-    return inserts;
   }
 
   private openFailure(err: unknown): unknown {
@@ -200,7 +149,7 @@ export class SqliteDriver implements Driver {
   }
 
   rollback(): void {
-    this.unwritten = [];
+    this.pushes.drop();
     if (this.db.inTransaction) this.sql.rollback.run();
   }
 
@@ -248,7 +197,8 @@ export class SqliteDriver implements Driver {
     const rows = this.sql.allQueues.all() as QueueRow[];
     this.ids = new Map(rows.map((row) => [row.name, row.id]));
     this.names = new Map(rows.map((row) => [row.id, row.name]));
-    this.loadWaiting();
+    // One scan of task_state in key order (the table's own order: no sort).
+    this.waiting.load(this.sql.waitingScan.iterate());
     return rows.map((row) => ({
       name: row.name,
       lastId: { ms: row.last_ms, seq: row.last_seq },
@@ -281,54 +231,8 @@ export class SqliteDriver implements Driver {
 
   /** A task released by a lease's end: back in its key's waiting order, and reported. */
   private moved(row: MovedRow): Moved {
-    if (isWaiting(row.status)) this.nowWaiting(row.key, row.ms, row.seq);
+    if (isWaiting(row.status)) this.waiting.add(row.key, row.ms, row.seq);
     return { queue: this.nameOf(row.key), state: STATE_OF[row.status] };
-  }
-
-  // --- the waiting order -----------------------------------------------------------------
-
-  /** One scan of task_state in key order (the table's own order: no sort). */
-  private loadWaiting(): void {
-    this.waiting = new Map();
-    this.cacheBudget = new CacheBudget(PAYLOAD_CACHE_BYTES_MAX);
-    let order: WaitingOrder | undefined;
-    let orderKey = -1;
-    for (const row of this.sql.waitingScan.iterate()) {
-      if (row.key !== orderKey) {
-        orderKey = row.key;
-        order = this.order(orderKey);
-      }
-      order!.add(row.ms, row.seq);
-      order!.count++;
-    }
-  }
-
-  private order(key: number): WaitingOrder {
-    let order = this.waiting.get(key);
-    if (!order) {
-      order = new WaitingOrder(this.cacheBudget);
-      this.waiting.set(key, order);
-    }
-    return order;
-  }
-
-  private forgetOrder(key: number): void {
-    this.waiting.get(key)?.dropCache();
-    this.waiting.delete(key);
-  }
-
-  private nowWaiting(key: number, ms: number, seq: number): void {
-    const order = this.order(key);
-    order.add(ms, seq);
-    order.count++;
-  }
-
-  /** Waiting rows of `key` deleted (their entries go stale and are skipped by claims). */
-  private noLongerWaiting(key: number, rows: { status: number }[]): void {
-    let gone = 0;
-    for (const row of rows) if (isWaiting(row.status)) gone++;
-    const order = this.waiting.get(key);
-    if (order && gone > 0) order.count = Math.max(0, order.count - gone);
   }
 
   // --- queues and groups ---------------------------------------------------------------
@@ -352,8 +256,8 @@ export class SqliteDriver implements Driver {
     if (id !== undefined) {
       this.reads.deleteTasks.run(id * 2);
       this.reads.deleteTasks.run(id * 2 + 1);
-      this.forgetOrder(id * 2);
-      this.forgetOrder(id * 2 + 1);
+      this.waiting.forget(id * 2);
+      this.waiting.forget(id * 2 + 1);
       this.reads.deleteQueue.run(id);
       this.ids.delete(name);
       this.names.delete(id);
@@ -365,7 +269,7 @@ export class SqliteDriver implements Driver {
   deleteTasksOf(name: string): void {
     const key = this.key(name);
     this.reads.deleteTasks.run(key);
-    this.forgetOrder(key);
+    this.waiting.forget(key);
   }
 
   createGroup(queue: string, group: string, createdAt: number): void {
@@ -411,11 +315,9 @@ export class SqliteDriver implements Driver {
 
   insertTask(t: NewTask): void {
     const key = this.key(t.queue);
-    this.unwritten.push(t);
-    const order = this.order(key);
+    this.pushes.add(t);
     const bytes = CACHED_TASK_OVERHEAD_BYTES + (typeof t.fields === "string" ? t.fields.length * 2 : t.fields.byteLength);
-    order.add(t.ms, t.seq, { fields: t.fields, maxAttempts: t.maxAttempts, bytes });
-    order.count++;
+    this.waiting.add(key, t.ms, t.seq, { fields: t.fields, maxAttempts: t.maxAttempts, bytes });
   }
 
   /**
@@ -476,7 +378,7 @@ export class SqliteDriver implements Driver {
     const key = this.key(name);
     const params = { key, grp: group, worker, back: STATUS[to], giveBack: giveBack ? 1 : 0, now, reason };
     const released = this.claims.releaseConsumer.all(params);
-    for (const id of released) this.nowWaiting(key, id.ms, id.seq);
+    for (const id of released) this.waiting.add(key, id.ms, id.seq);
     return released.length;
   }
 
@@ -488,7 +390,7 @@ export class SqliteDriver implements Driver {
   deleteTask(name: string, id: Id): number {
     const key = this.key(name);
     const deleted = this.sql.deleteTask.all(key, id.ms, id.seq);
-    this.noLongerWaiting(key, deleted);
+    this.waiting.removed(key, waitingAmong(deleted));
     return deleted.length;
   }
 
@@ -498,7 +400,7 @@ export class SqliteDriver implements Driver {
 
   expireTtl(now: number, limit: number): Moved[] {
     const expired = this.sql.expireTtl.all(now, limit);
-    for (const row of expired) this.noLongerWaiting(row.key, [row]);
+    for (const row of expired) this.waiting.removed(row.key, waitingAmong([row]));
     return expired.map((row) => ({ queue: this.nameOf(row.key), state: STATE_OF[row.status] }));
   }
 
@@ -514,14 +416,14 @@ export class SqliteDriver implements Driver {
   trimToLength(name: string, maxLength: number, limit: number): number {
     const key = this.key(name);
     const deleted = this.sql.trimToLength.all(key, maxLength, limit);
-    this.noLongerWaiting(key, deleted);
+    this.waiting.removed(key, waitingAmong(deleted));
     return deleted.length;
   }
 
   trimBelowId(name: string, minId: Id, limit: number): number {
     const key = this.key(name);
     const deleted = this.sql.trimBelowId.all(key, minId.ms, minId.seq, limit);
-    this.noLongerWaiting(key, deleted);
+    this.waiting.removed(key, waitingAmong(deleted));
     return deleted.length;
   }
 
@@ -633,7 +535,7 @@ export class SqliteDriver implements Driver {
   takeWaiting(t: Takeover, from: "available" | "dead"): TaskRecord | null {
     const taken = this.claims.claimWaiting.get({ ...this.takeoverParams(t), from: STATUS[from] });
     if (taken) {
-      this.noLongerWaiting(this.key(t.queue), [{ status: STATUS[from] }]);
+      this.waiting.removed(this.key(t.queue), 1);
       this.waiting.get(this.key(t.queue))?.dropCache();
     }
     return this.withFields(t.queue, taken);
@@ -664,3 +566,4 @@ function takeDataDirLock(dataDir: string): Database {
 }
 
 const isWaiting = (status: number) => status === STATUS.available || status === STATUS.dead;
+const waitingAmong = (rows: { status: number }[]) => rows.filter((row) => isWaiting(row.status)).length;

@@ -163,3 +163,62 @@ function heapPop(heap: { ms: number; seq: number }[]): { ms: number; seq: number
   }
   return top;
 }
+
+/** Every key's waiting order, with the payload budget they share. */
+export class WaitingOrders {
+  private orders = new Map<number, WaitingOrder>();
+  private budget: CacheBudget;
+
+  constructor(private readonly cacheBytesMax: number) {
+    this.budget = new CacheBudget(cacheBytesMax);
+  }
+
+  /** Starts over from waiting rows in key order (start-up, or after a rollback). */
+  load(rows: Iterable<{ key: number; ms: number; seq: number }>): void {
+    this.orders = new Map();
+    this.budget = new CacheBudget(this.cacheBytesMax);
+    let order: WaitingOrder | undefined;
+    let orderKey = -1;
+    for (const row of rows) {
+      if (row.key !== orderKey) {
+        orderKey = row.key;
+        order = this.of(orderKey);
+      }
+      order!.add(row.ms, row.seq);
+      order!.count++;
+    }
+  }
+
+  get(key: number): WaitingOrder | undefined {
+    return this.orders.get(key);
+  }
+
+  /** The key's order, created empty when it has none. */
+  of(key: number): WaitingOrder {
+    let order = this.orders.get(key);
+    if (!order) {
+      order = new WaitingOrder(this.budget);
+      this.orders.set(key, order);
+    }
+    return order;
+  }
+
+  /** A task of `key` is waiting now: pushed (with its payload to cache), come back, or died into a dead view. */
+  add(key: number, ms: number, seq: number, pushed?: CachedTask): void {
+    const order = this.of(key);
+    order.add(ms, seq, pushed);
+    order.count++;
+  }
+
+  /** `n` waiting tasks of `key` are gone (deleted or taken); their entries go stale and claims skip them. */
+  removed(key: number, n: number): void {
+    const order = this.orders.get(key);
+    if (order && n > 0) order.count = Math.max(0, order.count - n);
+  }
+
+  /** The key's tasks are all gone (DEL). */
+  forget(key: number): void {
+    this.orders.get(key)?.dropCache();
+    this.orders.delete(key);
+  }
+}
