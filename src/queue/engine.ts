@@ -301,7 +301,7 @@ export class Engine {
     try {
       this.driver.begin();
       this.seen.save();
-      this.driver.commit();
+      this.driver.commit(true);
     } catch {
       try {
         this.driver.rollback();

@@ -21,6 +21,8 @@ export class Turn {
   private commandsAtPoll = 0;
   private extraPolls = 0;
   private wrote = false;
+  /** A reply waits on this turn's COMMIT (requireDurable): it must be on disk before the replies go. */
+  private durable = false;
 
   constructor(private readonly driver: Driver) {}
 
@@ -43,6 +45,7 @@ export class Turn {
     this.open = true;
     this.failure = null;
     this.wrote = false;
+    this.durable = false;
     try {
       this.driver.begin();
     } catch (err) {
@@ -78,6 +81,15 @@ export class Turn {
     return this.open && !this.failure && !this.wrote;
   }
 
+  /**
+   * A reply of this turn claims a change (an id, an ack count, OK): the COMMIT must reach the
+   * disk before it goes out. A turn without one (early-answered deliveries, timer work) commits
+   * without waiting for the disk; its changes reach it with the next durable commit.
+   */
+  requireDurable(): void {
+    this.durable = true;
+  }
+
   /** Call after a statement threw: if the database rolled back the transaction, the turn has failed. */
   checkAfterError(err: unknown): void {
     if (this.open && !this.failure && !this.driver.inTransaction) this.failure = this.driver.failureOf(err) ?? (err as Error);
@@ -105,7 +117,7 @@ export class Turn {
     }
     if (!this.failure) {
       try {
-        this.driver.commit();
+        this.driver.commit(this.durable);
       } catch (err) {
         this.failure = this.driver.failureOf(err) ?? (err as Error);
       }

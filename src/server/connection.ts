@@ -129,6 +129,9 @@ export class Connection implements Session {
       if (this.cleanReplies === this.turnReplies - 1 && turn.clean) {
         this.cleanMark = this.reply.mark();
         this.cleanReplies = this.turnReplies;
+      } else if (!turn.clean) {
+        // This reply may show a change of this turn: the COMMIT must be on disk before it goes.
+        turn.requireDurable();
       }
     }
     // More input than one turn's share: carry on in a later turn.
@@ -192,6 +195,7 @@ export class Connection implements Session {
     this.suspendedUntilReply = null;
     // The deferred reply belongs to the current turn (mark first, so a rollback can drop it).
     this.host.engine.turn.enter();
+    this.host.engine.turn.requireDurable();
     this.beginTurnOutput();
     writeReply(this.reply);
     this.turnReplies++;

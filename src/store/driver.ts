@@ -145,8 +145,12 @@ export interface Driver {
 
   // --- the turn: one transaction -------------------------------------------------------
   begin(): void;
-  /** Commits; returns true when the transaction changed anything. */
-  commit(): boolean;
+  /**
+   * Commits; returns true when the transaction changed anything. `durable`: a reply waits on
+   * this commit, so with durability full it must be on disk before commit() returns; otherwise
+   * (only early-answered deliveries, or timer work) it may reach the disk with a later commit.
+   */
+  commit(durable: boolean): boolean;
   rollback(): void;
   readonly inTransaction: boolean;
   /** True once a statement of the open transaction has changed a row. */

@@ -121,13 +121,14 @@ export class SqliteDriver implements Driver {
     this.changesAtBegin = this.totalChanges();
   }
 
-  commit(): boolean {
+  commit(durable: boolean): boolean {
     const wrote = this.wroteSinceBegin();
     this.sql.commit.run();
     // A transaction that changed no row leaves the WAL untouched (no write, no fsync: measured
     // with strace); it must not wake the checkpoint thread either.
     if (wrote) {
-      if (this.syncEachCommit) this.syncWal();
+      // Not durable: nobody waits on it; the next durable commit's fdatasync covers it too.
+      if (this.syncEachCommit && durable) this.syncWal();
       this.checkpointer.committed();
     }
     return wrote;
