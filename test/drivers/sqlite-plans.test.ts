@@ -20,6 +20,7 @@ const INTENDED: Record<string, string> = {
   release: "SEARCH task_state USING PRIMARY KEY (key=? AND ms=? AND seq=?)",
   task: "SEARCH s USING PRIMARY KEY (key=? AND ms=? AND seq=?); CORRELATED SCALAR SUBQUERY 1; SEARCH p USING PRIMARY KEY (queue_id=? AND ms=? AND seq=?)",
   fieldsOf: "SEARCH task_payloads USING PRIMARY KEY (queue_id=? AND ms=? AND seq=?)",
+  waitingOf: "SEARCH task_state USING PRIMARY KEY (key=?)",
   payloadSize: "SEARCH task_payloads USING PRIMARY KEY (queue_id=? AND ms=? AND seq=?)",
   countHeld: "SEARCH task_state USING COVERING INDEX task_held (key=?)",
   // The payload comes by key with each task read.

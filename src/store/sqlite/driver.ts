@@ -230,6 +230,11 @@ export class SqliteDriver implements Driver {
     return (this.names.get(key >> 1) ?? "") + (key & 1 ? DEAD_SUFFIX : "");
   }
 
+  /** `n` waiting tasks of `key` were deleted or taken: count them out, and drop stale entries once they pile up. */
+  private noLongerWaiting(key: number, n: number): void {
+    if (this.waiting.removed(key, n)) this.waiting.reload(key, this.sql.waitingOf.iterate(key));
+  }
+
   /** A task released by a lease's end: back in its key's waiting order, and reported. */
   private moved(row: MovedRow): Moved {
     if (isWaiting(row.status)) this.waiting.add(row.key, row.ms, row.seq);
@@ -391,7 +396,7 @@ export class SqliteDriver implements Driver {
   deleteTask(name: string, id: Id): number {
     const key = this.key(name);
     const deleted = this.sql.deleteTask.all(key, id.ms, id.seq);
-    this.waiting.removed(key, waitingAmong(deleted));
+    this.noLongerWaiting(key, waitingAmong(deleted));
     return deleted.length;
   }
 
@@ -401,7 +406,7 @@ export class SqliteDriver implements Driver {
 
   expireTtl(now: number, limit: number): Moved[] {
     const expired = this.sql.expireTtl.all(now, limit);
-    for (const row of expired) this.waiting.removed(row.key, waitingAmong([row]));
+    for (const row of expired) this.noLongerWaiting(row.key, waitingAmong([row]));
     return expired.map((row) => ({ queue: this.nameOf(row.key), state: STATE_OF[row.status] }));
   }
 
@@ -417,14 +422,14 @@ export class SqliteDriver implements Driver {
   trimToLength(name: string, maxLength: number, limit: number): number {
     const key = this.key(name);
     const deleted = this.sql.trimToLength.all(key, maxLength, limit);
-    this.waiting.removed(key, waitingAmong(deleted));
+    this.noLongerWaiting(key, waitingAmong(deleted));
     return deleted.length;
   }
 
   trimBelowId(name: string, minId: Id, limit: number): number {
     const key = this.key(name);
     const deleted = this.sql.trimBelowId.all(key, minId.ms, minId.seq, limit);
-    this.waiting.removed(key, waitingAmong(deleted));
+    this.noLongerWaiting(key, waitingAmong(deleted));
     return deleted.length;
   }
 
@@ -536,7 +541,7 @@ export class SqliteDriver implements Driver {
   takeWaiting(t: Takeover, from: "available" | "dead"): TaskRecord | null {
     const taken = this.claims.claimWaiting.get({ ...this.takeoverParams(t), from: STATUS[from] });
     if (taken) {
-      this.waiting.removed(this.key(t.queue), 1);
+      this.noLongerWaiting(this.key(t.queue), 1);
       this.waiting.get(this.key(t.queue))?.dropCache();
     }
     return this.withFields(t.queue, taken);

@@ -65,6 +65,8 @@ export const TASK_SQL = {
   saveQueueSettings: "UPDATE queues SET visibility_timeout_ms = ?2, max_attempts = ?3, retention_ms = ?4 WHERE id = ?1",
   // Every waiting task, in key order (waiting.ts): read at start and after a rollback.
   waitingScan: "SELECT key, ms, seq FROM task_state WHERE status = 0 OR status = 3",
+  // One key's waiting tasks in id order: reloads a key whose order filled with stale entries.
+  waitingOf: "SELECT ms, seq FROM task_state WHERE key = ?1 AND (status = 0 OR status = 3)",
   // A task's payload size (claims of fat tasks are bounded by reply bytes): ?1 queue id.
   payloadSize: "SELECT length(CAST(fields AS BLOB)) AS bytes FROM task_payloads WHERE queue_id = ?1 AND ms = ?2 AND seq = ?3",
   // Pushes: multi-row INSERTs, each followed by one (?, ?, ?, ?, ?) per task (driver.ts writePushes).
@@ -134,6 +136,7 @@ export function prepareAll(db: Database) {
     saveQueueIds: q(TASK_SQL.saveQueueIds),
     saveQueueSettings: q(TASK_SQL.saveQueueSettings),
     waitingScan: q<{ key: number; ms: number; seq: number }>(TASK_SQL.waitingScan),
+    waitingOf: q<{ ms: number; seq: number }>(TASK_SQL.waitingOf),
     payloadSize: q<{ bytes: number }>(TASK_SQL.payloadSize),
     claimRow: q(TASK_SQL.claimRow),
     task: q<TaskRow>(TASK_SQL.task),

@@ -31,6 +31,9 @@ export interface WaitingId {
   cached?: CachedTask;
 }
 
+/** Stale entries a key may carry beyond its live ones before it is reloaded (WaitingOrders.removed). */
+const STALE_ENTRIES_MIN = 1024;
+
 /** One key's waiting ids: pushes append in id order to a ring; tasks that come back out of order go to a heap. */
 export class WaitingOrder {
   private ms = new Float64Array(64);
@@ -210,10 +213,26 @@ export class WaitingOrders {
     order.count++;
   }
 
-  /** `n` waiting tasks of `key` are gone (deleted or taken); their entries go stale and claims skip them. */
-  removed(key: number, n: number): void {
+  /**
+   * `n` waiting tasks of `key` are gone (deleted or taken); their entries go stale and claims skip
+   * them. True when stale entries outnumber live ones (plus STALE_ENTRIES_MIN): the caller should
+   * reload the key, or a capped stream nobody reads (XADD MAXLEN) would grow its ring forever.
+   */
+  removed(key: number, n: number): boolean {
     const order = this.orders.get(key);
-    if (order && n > 0) order.count = Math.max(0, order.count - n);
+    if (!order || n <= 0) return false;
+    order.count = Math.max(0, order.count - n);
+    return order.entries - order.count > order.count + STALE_ENTRIES_MIN;
+  }
+
+  /** Replaces one key's order with its waiting rows, in id order (dropping stale entries and cached payloads). */
+  reload(key: number, rows: Iterable<{ ms: number; seq: number }>): void {
+    this.forget(key);
+    const order = this.of(key);
+    for (const row of rows) {
+      order.add(row.ms, row.seq);
+      order.count++;
+    }
   }
 
   /** The key's tasks are all gone (DEL). */
