@@ -105,6 +105,7 @@ export class Connection implements Session {
   /** Runs buffered commands until blocked, paused by backpressure, or out of input. */
   process(): void {
     const turn = this.host.engine.turn;
+    let cleanAfterPrevious = false;
     for (let n = 0; n < COMMANDS_PER_TURN_MAX; n++) {
       if (this.suspendedUntilReply || this.closing || this.outputPaused()) return;
       let args: Uint8Array[] | null;
@@ -118,20 +119,24 @@ export class Connection implements Session {
       turn.enter();
       this.beginTurnOutput();
       // Whether everything this command can read is committed: no row changed yet this turn.
-      const onlyCommittedBefore = this.cleanReplies === this.turnReplies && turn.clean;
+      // (turn.clean asks the database while the turn is clean; the answer after the previous
+      // command of this loop still holds, since nothing else ran in between.)
+      const onlyCommittedBefore = this.cleanReplies === this.turnReplies && (cleanAfterPrevious || turn.clean);
       this.deliveryAnswered = false;
       dispatch(this.ctx, args);
       if (!this.suspendedUntilReply) this.turnReplies++;
       if (this.deliveryAnswered && onlyCommittedBefore && this.execReplies.length === 0) {
         this.answerNow();
+        cleanAfterPrevious = false;
         continue;
       }
-      if (this.cleanReplies === this.turnReplies - 1 && turn.clean) {
-        this.cleanMark = this.reply.mark();
-        this.cleanReplies = this.turnReplies;
-      } else if (!turn.clean) {
+      cleanAfterPrevious = turn.clean;
+      if (!cleanAfterPrevious) {
         // This reply may show a change of this turn: the COMMIT must be on disk before it goes.
         turn.requireDurable();
+      } else if (this.cleanReplies === this.turnReplies - 1) {
+        this.cleanMark = this.reply.mark();
+        this.cleanReplies = this.turnReplies;
       }
     }
     // More input than one turn's share: carry on in a later turn.
