@@ -3,7 +3,7 @@
 // settings), GroupNames, Tasks (push, delivery, ack/nack/delete, counts), Waiters (blocked
 // readers), Maintenance (the timer), Keyspace (EXISTS/SCAN/DEL), all inside group-commit turns.
 // It knows nothing of sockets or RESP.
-import { type Driver, type Moved, StorageError, type TaskRecord } from "../store/driver.ts";
+import { type Driver, type Moved, type Release, StorageError, type TaskRecord } from "../store/driver.ts";
 import { QueueError } from "./errors.ts";
 import { GroupNames } from "./groups.ts";
 import type { AddIdSpec, StreamId } from "./ids.ts";
@@ -81,14 +81,13 @@ export class Engine {
       if (!failure) return;
       // The rollback undid this turn: drop cached state and re-read what is on disk.
       this.waiters.clearSignals();
-      this.loadCaches();
+      this.loadCaches(null);
       this.seen.afterRollback();
       this.maintenance.reschedule();
     });
     try {
       // Restart recovery: every in-flight task goes back to available (or dead), before listening.
-      this.driver.releaseAllInFlight({ now: this.now(), defaultMaxAttempts: this.defaults.maxAttempts, reason: null });
-      this.loadCaches();
+      this.loadCaches({ now: this.now(), defaultMaxAttempts: this.defaults.maxAttempts, reason: null });
       this.maintenance.reschedule();
     } catch (err) {
       this.driver.close();
@@ -98,8 +97,8 @@ export class Engine {
     }
   }
 
-  private loadCaches(): void {
-    this.queues.load();
+  private loadCaches(recovery: Release | null): void {
+    this.queues.load(recovery);
     this.groupNames.load(this.queues.names());
   }
 

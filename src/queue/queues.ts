@@ -2,7 +2,7 @@
 // added, max deleted id), its settings and the size of its fattest task. Progress is saved with
 // the turn (saveDirty, before commit); settings are saved at once. A key is a queue or its
 // dead-letter view `<queue>::dead`, which shares the queue's record.
-import type { Driver } from "../store/driver.ts";
+import type { Driver, Release } from "../store/driver.ts";
 import { QueueError } from "./errors.ts";
 import { MIN_ID, type StreamId } from "./ids.ts";
 
@@ -48,10 +48,13 @@ export class Queues {
     private readonly defaults: QueueDefaults,
   ) {}
 
-  /** (Re)reads every queue from storage: at start-up, and after a rollback undid cached changes. */
-  load(): void {
+  /**
+   * (Re)reads every queue from storage: at start-up (with `recovery`: every lease ends), and
+   * after a rollback undid cached changes.
+   */
+  load(recovery: Release | null): void {
     const byName = new Map<string, QueueState>();
-    for (const record of this.driver.queues()) {
+    for (const record of this.driver.queues(recovery)) {
       byName.set(record.name, {
         name: record.name,
         last: record.lastId,

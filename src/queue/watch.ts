@@ -114,7 +114,7 @@ const WRITES = {
  */
 const PASS_THROUGH = [
   "location", "begin", "commit", "rollback", "inTransaction", "wroteSinceBegin", "failureOf", "close",
-  "releaseAllInFlight", "queues", "groupNames", "saveQueueProgress",
+  "queues", "groupNames", "saveQueueProgress",
   "consumerSeenAt", "saveSeenAt", "consumers", "consumerCount",
   "nextSizes", "taskState", "purgeDone", "nextDue",
   "countState", "countAvailableUpTo", "countByState", "firstTask", "lastTask", "hasTasks", "range", "newestInState",

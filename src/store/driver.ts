@@ -160,9 +160,12 @@ export interface Driver {
   close(): void;
 
   // --- start-up ------------------------------------------------------------------------
-  /** Every in-flight task goes back to available (or dead): a restart ends every lease. */
-  releaseAllInFlight(release: Release): void;
-  queues(): QueueRecord[];
+  /**
+   * Every queue, with whatever the driver keeps in memory rebuilt from storage (at start, and
+   * after a rollback). With `recovery` (at start) every in-flight task first goes back to
+   * available (or dead): a restart ends every lease.
+   */
+  queues(recovery: Release | null): QueueRecord[];
   groupNames(queue: string): string[];
 
   // --- queues and groups ---------------------------------------------------------------

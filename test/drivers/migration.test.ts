@@ -4,7 +4,9 @@
 import { Database } from "bun:sqlite";
 import { afterAll, expect, test } from "bun:test";
 import { join } from "node:path";
+import { SCHEMA_VERSION } from "../../src/store/sqlite/migrate.ts";
 import v1Schema from "../../src/store/sqlite/migrations/v1.sql" with { type: "text" };
+import schema from "../../src/store/sqlite/schema.sql" with { type: "text" };
 import { connectPlain } from "../helpers/plain-client.ts";
 import { BUN, ROOT, removeDir, startEzra, tempDir } from "../helpers/servers.ts";
 
@@ -72,7 +74,7 @@ test("a schema-1 data dir is migrated in place: tasks, states, dead letters, gro
   expect(await ezra.stop()).toBe(0);
 
   const db = new Database(join(dir, "ezra.db"), { readonly: true });
-  expect(db.query("PRAGMA user_version").get()).toEqual({ user_version: 2 });
+  expect(db.query("PRAGMA user_version").get()).toEqual({ user_version: SCHEMA_VERSION });
   const byState = db.query("SELECT queue, status, count(*) AS n FROM tasks GROUP BY 1, 2 ORDER BY 1, 2").all();
   // The XADD above added one available task.
   expect(byState).toEqual([
@@ -104,7 +106,7 @@ test("kill -9 during the migration of a large file loses nothing: the restart mi
     for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) text += decoder.decode(chunk);
   })();
   const deadline = Date.now() + 60_000;
-  while (!/migrating .* to schema 2: [1-9][\d,]* of 1,500,001 tasks/.test(text) && Date.now() < deadline && proc.exitCode === null) await Bun.sleep(5);
+  while (!new RegExp(`migrating .* to schema ${SCHEMA_VERSION}: [1-9][\\d,]* of 1,500,001 tasks`).test(text) && Date.now() < deadline && proc.exitCode === null) await Bun.sleep(5);
   const killedMidway = !/listening on/.test(text);
   proc.kill("SIGKILL");
   await proc.exited;
@@ -125,3 +127,45 @@ test("kill -9 during the migration of a large file loses nothing: the restart mi
   expect(ezra.output()).toContain(`1,500,001 of 1,500,001 tasks`);
   expect(await ezra.stop()).toBe(0);
 }, 180_000);
+
+test("a schema-2 data dir loses its held and done indexes; in-flight tasks come back, due done tasks are purged", async () => {
+  const dir = tempDir("ezra-migrate-v2-");
+  dirs.push(dir);
+  const db = new Database(join(dir, "ezra.db"), { create: true });
+  db.exec("PRAGMA journal_mode = WAL");
+  db.exec(schema);
+  // What schema 2 had beside schema 3.
+  db.exec("CREATE INDEX task_held ON task_state (key, grp, ms, seq, lease_until) WHERE status = 1");
+  db.exec("CREATE INDEX task_done ON task_state (purge_at) WHERE status = 2");
+  db.exec("PRAGMA user_version = 2");
+  db.exec(`INSERT INTO queues (id, name, last_ms, last_seq, created_at) VALUES (1, 'jobs', ${NOW + 4}, 0, ${NOW})`);
+  db.exec(`INSERT INTO groups VALUES ('jobs', 'g', ${NOW})`);
+  // 1: available, 2: in flight, 3: done and due for purging long ago, 4: done, purged in the far future.
+  for (let i = 1; i <= 4; i++) db.exec(`INSERT INTO task_payloads VALUES (1, ${NOW + i}, 0, ${NOW}, '["n","${i}"]')`);
+  db.exec(`INSERT INTO task_state (key, ms, seq, status) VALUES (2, ${NOW + 1}, 0, 0)`);
+  db.exec(`INSERT INTO task_state (key, ms, seq, status, attempts, worker, grp, lease_until, delivered_at) VALUES (2, ${NOW + 2}, 0, 1, 1, 'w', 'g', 9999999999999, ${NOW})`);
+  db.exec(`INSERT INTO task_state (key, ms, seq, status, attempts, finished_at, purge_at) VALUES (2, ${NOW + 3}, 0, 2, 1, ${NOW}, ${NOW})`);
+  db.exec(`INSERT INTO task_state (key, ms, seq, status, attempts, finished_at, purge_at) VALUES (2, ${NOW + 4}, 0, 2, 1, ${NOW}, 9999999999999)`);
+  db.close();
+
+  const ezra = await startEzra({ dataDir: dir });
+  const client = await connectPlain(ezra.port);
+  expect(await client.call("XLEN", "jobs")).toBe(2);
+  expect(await client.call("XPENDING", "jobs", "g")).toEqual([0, null, null, null]);
+  // Retention walks the file after the start: the due done task goes, the other stays.
+  const deadline = Date.now() + 5_000;
+  let ids: string[] = [];
+  do {
+    ids = ((await client.call("XRANGE", "jobs", "-", "+")) as [string, unknown][]).map((e) => e[0]);
+    if (ids.length === 3) break;
+    await Bun.sleep(20);
+  } while (Date.now() < deadline);
+  expect(ids).toEqual([`${NOW + 1}-0`, `${NOW + 2}-0`, `${NOW + 4}-0`]);
+  client.close();
+  expect(await ezra.stop()).toBe(0);
+
+  const after = new Database(join(dir, "ezra.db"), { readonly: true });
+  expect(after.query("PRAGMA user_version").get()).toEqual({ user_version: SCHEMA_VERSION });
+  expect(after.query("SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('task_held', 'task_done')").all()).toEqual([]);
+  after.close();
+});

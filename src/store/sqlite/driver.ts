@@ -1,7 +1,8 @@
 // The SQLite driver: opens ezra.db (WAL, schema by user_version: migrate.ts) in a data dir it
 // locks, and answers the Driver interface with statements prepared once (statements.ts,
-// claims-sql.ts, reads-sql.ts). Waiting tasks are ordered in memory (waiting.ts), pushes are
-// written in batches (pushes.ts), checkpoints run on a thread (checkpointer.ts); with
+// claims-sql.ts, reads-sql.ts). Waiting tasks are ordered in memory (waiting.ts), so are
+// in-flight ones (held.ts) and retention's due times (retention.ts); pushes are written in
+// batches (pushes.ts), checkpoints run on a thread (checkpointer.ts); with
 // --durability full each COMMIT is fdatasynced here. Database errors leave here as
 // StorageError, never as SQLite's own type.
 import { Database, SQLiteError } from "bun:sqlite";
@@ -31,7 +32,9 @@ import { checkWritable, inspectExisting } from "./preflight.ts";
 import { prepareReads, type ReadStatements } from "./reads-sql.ts";
 import { migrate, SCHEMA_VERSION } from "./migrate.ts";
 import { type MovedRow, prepareAll, type QueueRow, STATE_OF, STATUS, type Statements } from "./statements.ts";
+import { type HeldTask, HeldTasks } from "./held.ts";
 import { PushWriter } from "./pushes.ts";
+import { RetentionBuckets } from "./retention.ts";
 import { WaitingOrders } from "./waiting.ts";
 
 /** Payloads of pushed, not yet claimed tasks held in memory (waiting.ts), across all queues. */
@@ -40,6 +43,8 @@ const PAYLOAD_CACHE_BYTES_MAX = 16 * 1024 * 1024;
 const WAL_BYTES_KEPT = 64 * 1024 * 1024;
 /** What a cached task costs beside its payload (the entry object and its slot; UTF-16 strings count 2 bytes a character). */
 const CACHED_TASK_OVERHEAD_BYTES = 80;
+/** Rows retention's walk of an unbucketed key reads per sweep, per row it may delete. */
+const WALK_ROWS_PER_PURGE = 10;
 
 export { SCHEMA_VERSION };
 
@@ -62,6 +67,8 @@ export class SqliteDriver implements Driver {
   private names = new Map<number, string>();
   /** Each key's waiting tasks in delivery order (waiting.ts). Rebuilt by queues(), with the names. */
   private readonly waiting = new WaitingOrders(PAYLOAD_CACHE_BYTES_MAX);
+  private readonly held = new HeldTasks();
+  private readonly retention = new RetentionBuckets();
   private readonly pushes: PushWriter;
 
   constructor(dataDir: string, durability: Durability, progress: (line: string) => void = () => {}) {
@@ -184,33 +191,57 @@ export class SqliteDriver implements Driver {
 
   // --- start-up ------------------------------------------------------------------------
 
-  releaseAllInFlight(release: Release): void {
+  /**
+   * Every queue, with the in-memory state rebuilt from one scan of task_state: waiting orders,
+   * held tasks (each read back by key: few), and retention marked to walk every key. With
+   * `recovery` (at start) the in-flight tasks the scan finds are released instead of held.
+   */
+  queues(recovery: Release | null): QueueRecord[] {
     try {
-      this.db.transaction(() => {
-        this.sql.releaseAllInFlight.run({ now: release.now, def: release.defaultMaxAttempts, reason: release.reason });
-      })();
+      const rows = this.sql.allQueues.all() as QueueRow[];
+      this.ids = new Map(rows.map((row) => [row.name, row.id]));
+      this.names = new Map(rows.map((row) => [row.id, row.name]));
+      this.held.clear();
+      const inFlight: { key: number; ms: number; seq: number }[] = [];
+      // One scan in key order (the table's own order: no sort).
+      this.waiting.load(this.sql.liveScan.iterate(), (row) => inFlight.push({ key: row.key, ms: row.ms, seq: row.seq }));
+      if (recovery) {
+        if (inFlight.length > 0) this.db.transaction(() => this.releaseAll(inFlight, recovery))();
+      } else {
+        for (const id of inFlight) this.holdRow(id.key, id.ms, id.seq);
+      }
+      this.retention.reset(rows.flatMap((row) => [row.id * 2, row.id * 2 + 1]));
+      return rows.map((row) => ({
+        name: row.name,
+        lastId: { ms: row.last_ms, seq: row.last_seq },
+        entriesAdded: row.entries_added,
+        fieldsBytesMax: row.fields_bytes_max,
+        maxDeletedId: { ms: row.max_deleted_ms, seq: row.max_deleted_seq },
+        visibilityTimeoutMs: row.visibility_timeout_ms,
+        maxAttempts: row.max_attempts,
+        retentionMs: row.retention_ms,
+        createdAt: row.created_at,
+      }));
     } catch (err) {
-      throw this.openFailure(err);
+      throw recovery ? this.openFailure(err) : err;
     }
   }
 
-  queues(): QueueRecord[] {
-    const rows = this.sql.allQueues.all() as QueueRow[];
-    this.ids = new Map(rows.map((row) => [row.name, row.id]));
-    this.names = new Map(rows.map((row) => [row.id, row.name]));
-    // One scan of task_state in key order (the table's own order: no sort).
-    this.waiting.load(this.sql.waitingScan.iterate());
-    return rows.map((row) => ({
-      name: row.name,
-      lastId: { ms: row.last_ms, seq: row.last_seq },
-      entriesAdded: row.entries_added,
-      fieldsBytesMax: row.fields_bytes_max,
-      maxDeletedId: { ms: row.max_deleted_ms, seq: row.max_deleted_seq },
-      visibilityTimeoutMs: row.visibility_timeout_ms,
-      maxAttempts: row.max_attempts,
-      retentionMs: row.retention_ms,
-      createdAt: row.created_at,
-    }));
+  private releaseAll(ids: { key: number; ms: number; seq: number }[], r: Release): void {
+    const params = { key: 0, ms: 0, seq: 0, now: r.now, def: r.defaultMaxAttempts, reason: r.reason };
+    for (const id of ids) {
+      params.key = id.key;
+      params.ms = id.ms;
+      params.seq = id.seq;
+      for (const row of this.sql.release.all(params)) if (isWaiting(row.status)) this.waiting.add(row.key, row.ms, row.seq);
+    }
+  }
+
+  /** An in-flight row found by a scan goes into the held set as stored. */
+  private holdRow(key: number, ms: number, seq: number): void {
+    const row = this.sql.heldRow.get(key, ms, seq);
+    if (!row) return;
+    this.held.hold(key, { ms, seq, group: row.grp, worker: row.worker, deliveredAt: row.delivered_at, attempts: row.attempts, leaseUntil: row.lease_until });
   }
 
   groupNames(queue: string): string[] {
@@ -235,8 +266,9 @@ export class SqliteDriver implements Driver {
     if (this.waiting.removed(key, n)) this.waiting.reload(key, this.sql.waitingOf.iterate(key));
   }
 
-  /** A task released by a lease's end: back in its key's waiting order, and reported. */
-  private moved(row: MovedRow): Moved {
+  /** A task released by a lease's end: no longer held, back in its key's waiting order, and reported. */
+  private moved(key: number, row: MovedRow): Moved {
+    this.held.drop(key, row.ms, row.seq);
     if (isWaiting(row.status)) this.waiting.add(row.key, row.ms, row.seq);
     return { queue: this.nameOf(row.key), state: STATE_OF[row.status] };
   }
@@ -262,8 +294,10 @@ export class SqliteDriver implements Driver {
     if (id !== undefined) {
       this.reads.deleteTasks.run(id * 2);
       this.reads.deleteTasks.run(id * 2 + 1);
-      this.waiting.forget(id * 2);
-      this.waiting.forget(id * 2 + 1);
+      for (const key of [id * 2, id * 2 + 1]) {
+        this.waiting.forget(key);
+        this.held.forget(key);
+      }
       this.reads.deleteQueue.run(id);
       this.ids.delete(name);
       this.names.delete(id);
@@ -276,6 +310,7 @@ export class SqliteDriver implements Driver {
     const key = this.key(name);
     this.reads.deleteTasks.run(key);
     this.waiting.forget(key);
+    this.held.forget(key);
   }
 
   createGroup(queue: string, group: string, createdAt: number): void {
@@ -338,17 +373,24 @@ export class SqliteDriver implements Driver {
     const tasks: TaskRecord[] = [];
     if (!order) return tasks;
     const status = STATUS[d.state];
+    const holds = d.state === "in_flight";
     const { claimRow, task } = this.sql;
     while (tasks.length < count && order.count > 0) {
       const id = order.shift();
       if (!id) break;
-      const claimed = claimRow.run(key, id.ms, id.seq, status, d.attemptsAdded, d.worker, d.group, d.leaseUntil, d.deliveredAt, d.finishedAt, d.purgeAt);
-      if (claimed.changes === 0) continue; // a stale entry: deleted or taken since it was queued
+      const updated = claimRow.run(key, id.ms, id.seq, status, d.attemptsAdded, d.worker, d.group, d.leaseUntil, d.deliveredAt, d.finishedAt, d.purgeAt);
+      if (updated.changes === 0) continue; // a stale entry: deleted or taken since it was queued
       order.count--;
       // A cached task was never delivered: its attempts are this delivery's.
       const { cached } = id;
-      if (cached) tasks.push({ ms: id.ms, seq: id.seq, fields: cached.fields, attempts: d.attemptsAdded, max_attempts: cached.maxAttempts });
-      else tasks.push(task.get(key, id.ms, id.seq)!);
+      const claimed = cached
+        ? { ms: id.ms, seq: id.seq, fields: cached.fields, attempts: d.attemptsAdded, max_attempts: cached.maxAttempts }
+        : task.get(key, id.ms, id.seq)!;
+      tasks.push(claimed);
+      if (holds) {
+        const { worker, group, deliveredAt, leaseUntil } = d;
+        this.held.hold(key, { ms: id.ms, seq: id.seq, group, worker, deliveredAt, attempts: claimed.attempts, leaseUntil });
+      } else if (d.purgeAt !== null) this.retention.add(key, id.ms, d.purgeAt);
     }
     return tasks;
   }
@@ -359,33 +401,61 @@ export class SqliteDriver implements Driver {
     return ids.map((id) => this.sql.payloadSize.get(key >> 1, id.ms, id.seq)?.bytes ?? 0);
   }
 
-  /** One UPDATE per id: measured faster than one statement over a set of keys (docs/storage.md). */
+  /**
+   * One UPDATE per held id: measured faster than one statement over a set of keys
+   * (docs/storage.md). An id not held costs no statement.
+   */
   ack(name: string, ids: readonly Id[], finishedAt: number, purgeAt: number | null): number {
     const key = this.key(name);
     let acked = 0;
-    if (purgeAt === null) {
-      for (const id of ids) acked += this.sql.deleteInFlight.run(key, id.ms, id.seq).changes;
-    } else {
-      for (const id of ids) acked += this.sql.ack.run(key, id.ms, id.seq, finishedAt, purgeAt).changes;
+    for (const id of ids) {
+      if (!this.held.drop(key, id.ms, id.seq)) continue;
+      if (purgeAt === null) acked += this.sql.deleteInFlight.run(key, id.ms, id.seq).changes;
+      else {
+        acked += this.sql.ack.run(key, id.ms, id.seq, finishedAt, purgeAt).changes;
+        this.retention.add(key, id.ms, purgeAt);
+      }
     }
     return acked;
   }
 
   release(name: string, id: Id, r: Release): Moved | null {
-    const rows = this.sql.release.all({ key: this.key(name), ms: id.ms, seq: id.seq, now: r.now, def: r.defaultMaxAttempts, reason: r.reason });
-    return rows.length > 0 ? this.moved(rows[0]) : null;
+    const key = this.key(name);
+    if (!this.held.get(key, id.ms, id.seq)) return null;
+    const rows = this.sql.release.all({ key, ms: id.ms, seq: id.seq, now: r.now, def: r.defaultMaxAttempts, reason: r.reason });
+    this.held.drop(key, id.ms, id.seq);
+    return rows.length > 0 ? this.moved(key, rows[0]) : null;
   }
 
+  /** Leases that ended, earliest first, from the held set's deadline heap; each released by key. */
   releaseExpired(r: Release, limit: number): Moved[] {
-    return this.sql.releaseExpired.all({ now: r.now, limit, def: r.defaultMaxAttempts, reason: r.reason }).map((row) => this.moved(row));
+    const params = { key: 0, ms: 0, seq: 0, now: r.now, def: r.defaultMaxAttempts, reason: r.reason };
+    const moved: Moved[] = [];
+    for (const { key, task } of this.held.expired(r.now, limit)) {
+      params.key = key;
+      params.ms = task.ms;
+      params.seq = task.seq;
+      const rows = this.sql.release.all(params);
+      this.held.drop(key, task.ms, task.seq);
+      if (rows.length > 0) moved.push(this.moved(key, rows[0]));
+    }
+    return moved;
   }
 
   releaseConsumer(name: string, group: string, worker: string, to: "available" | "dead", giveBack: boolean, now: number, reason: string): number {
     const key = this.key(name);
-    const params = { key, grp: group, worker, back: STATUS[to], giveBack: giveBack ? 1 : 0, now, reason };
-    const released = this.claims.releaseConsumer.all(params);
-    for (const id of released) this.waiting.add(key, id.ms, id.seq);
-    return released.length;
+    const params = { key, ms: 0, seq: 0, back: STATUS[to], giveBack: giveBack ? 1 : 0, now, reason };
+    const theirs = [...(this.held.group(key, group)?.from(FIRST_ID) ?? [])].filter((t) => t.worker === worker);
+    let released = 0;
+    for (const task of theirs) {
+      params.ms = task.ms;
+      params.seq = task.seq;
+      this.held.drop(key, task.ms, task.seq);
+      if (this.sql.releaseWithdrawn.run(params).changes === 0) continue;
+      this.waiting.add(key, task.ms, task.seq);
+      released++;
+    }
+    return released;
   }
 
   taskState(name: string, id: Id): TaskState | null {
@@ -396,24 +466,59 @@ export class SqliteDriver implements Driver {
   deleteTask(name: string, id: Id): number {
     const key = this.key(name);
     const deleted = this.sql.deleteTask.all(key, id.ms, id.seq);
+    if (deleted.length > 0 && deleted[0].status === STATUS.in_flight) this.held.drop(key, id.ms, id.seq);
     this.noLongerWaiting(key, waitingAmong(deleted));
     return deleted.length;
   }
 
+  /**
+   * Deletes up to `limit` done tasks whose retention ended: first walking keys not bucketed since
+   * the start (a bounded number of rows per call), then each due bucket's id range by key.
+   */
   purgeDone(now: number, limit: number): number {
-    return this.sql.purgeDone.run(now, limit).changes;
+    let purged = this.walkUnswept(now, limit);
+    for (const { second, key, range } of this.retention.due(now)) {
+      if (purged >= limit) break;
+      const n = this.sql.purgeRange.run(key, range.loMs, range.hiMs, now, limit - purged).changes;
+      purged += n;
+      // A full batch may have left some behind: the bucket stays for the next sweep.
+      if (purged < limit) this.retention.done(second, key);
+    }
+    return purged;
+  }
+
+  /** Retention's walk of keys whose done rows are not bucketed: deletes the due ones, buckets the rest. */
+  private walkUnswept(now: number, limit: number): number {
+    let budget = limit * WALK_ROWS_PER_PURGE;
+    let purged = 0;
+    for (const [key, after] of this.retention.unswept) {
+      if (budget <= 0 || purged >= limit) break;
+      const rows = this.sql.walkKey.all(key, after.ms, after.seq, Math.min(budget, limit * WALK_ROWS_PER_PURGE));
+      budget -= rows.length;
+      for (const row of rows) {
+        if (row.status !== STATUS.done || row.purge_at === null) continue;
+        if (row.purge_at <= now && purged < limit) purged += this.sql.deleteTask.run(key, row.ms, row.seq).changes;
+        else this.retention.add(key, row.ms, row.purge_at);
+      }
+      const last = rows[rows.length - 1];
+      if (rows.length === 0 || budget > 0) this.retention.unswept.delete(key);
+      else this.retention.unswept.set(key, { ms: last.ms, seq: last.seq });
+    }
+    return purged;
   }
 
   expireTtl(now: number, limit: number): Moved[] {
     const expired = this.sql.expireTtl.all(now, limit);
-    for (const row of expired) this.noLongerWaiting(row.key, waitingAmong([row]));
+    for (const row of expired) {
+      if (row.status === STATUS.in_flight) this.held.drop(row.key, row.ms, row.seq);
+      this.noLongerWaiting(row.key, waitingAmong([row]));
+    }
     return expired.map((row) => ({ queue: this.nameOf(row.key), state: STATE_OF[row.status] }));
   }
 
   nextDue(): number | null {
     let next = Infinity;
-    for (const stmt of [this.sql.nextLease, this.sql.nextExpiry, this.sql.nextPurge]) {
-      const t = stmt.get()?.t;
+    for (const t of [this.held.nextLease(), this.sql.nextExpiry.get()?.t, this.retention.next(Date.now())]) {
       if (t != null && t < next) next = t;
     }
     return next === Infinity ? null : next;
@@ -422,23 +527,28 @@ export class SqliteDriver implements Driver {
   trimToLength(name: string, maxLength: number, limit: number): number {
     const key = this.key(name);
     const deleted = this.sql.trimToLength.all(key, maxLength, limit);
-    this.noLongerWaiting(key, waitingAmong(deleted));
+    this.trimmed(key, deleted);
     return deleted.length;
   }
 
   trimBelowId(name: string, minId: Id, limit: number): number {
     const key = this.key(name);
     const deleted = this.sql.trimBelowId.all(key, minId.ms, minId.seq, limit);
-    this.noLongerWaiting(key, waitingAmong(deleted));
+    this.trimmed(key, deleted);
     return deleted.length;
+  }
+
+  private trimmed(key: number, deleted: { ms: number; seq: number; status: number }[]): void {
+    for (const row of deleted) if (row.status === STATUS.in_flight) this.held.drop(key, row.ms, row.seq);
+    this.noLongerWaiting(key, waitingAmong(deleted));
   }
 
   // --- reads ---------------------------------------------------------------------------
 
-  /** Waiting tasks (available, or dead in a dead view) are counted in memory, in-flight ones by task_held. */
+  /** Waiting tasks (available, or dead in a dead view) and in-flight ones are counted in memory. */
   countState(name: string, state: TaskState): number {
     const key = this.key(name);
-    if (state === "in_flight") return this.sql.countHeld.get(key)?.n ?? 0;
+    if (state === "in_flight") return this.held.count(key);
     if (state === (key & 1 ? "dead" : "available")) return this.waiting.get(key)?.count ?? 0;
     return this.countByState(name)[state] ?? 0;
   }
@@ -472,7 +582,7 @@ export class SqliteDriver implements Driver {
 
   newestInState(name: string, state: TaskState): Id | null {
     const key = this.key(name);
-    if (state === "in_flight") return this.claims.newestHeld.get(key) ?? null;
+    if (state === "in_flight") return this.held.newest(key);
     if (state === "done") return this.claims.newestDone.get(key) ?? null;
     throw new Error(`newestInState: ${state} is not asked for`);
   }
@@ -480,40 +590,51 @@ export class SqliteDriver implements Driver {
   // --- a group's in-flight tasks -------------------------------------------------------
 
   ownPending(name: string, group: string, worker: string, after: Id, count: number): TaskRecord[] {
-    return this.sql.ownPending.all(this.key(name), worker, group, after.ms, after.seq, count);
+    const key = this.key(name);
+    const tasks: TaskRecord[] = [];
+    for (const held of this.held.group(key, group)?.from(after) ?? []) {
+      if (tasks.length >= count) break;
+      if (held.worker !== worker || (held.ms === after.ms && held.seq === after.seq)) continue;
+      const task = this.sql.task.get(key, held.ms, held.seq);
+      if (task) tasks.push(task);
+    }
+    return tasks;
   }
 
   pendingByWorker(name: string, group: string): { worker: string; count: number }[] {
-    return this.claims.pendingByConsumer.all(this.key(name), group).map((r) => ({ worker: r.worker, count: r.n }));
+    const counts = new Map<string, number>();
+    for (const held of this.held.group(this.key(name), group)?.from(FIRST_ID) ?? []) counts.set(held.worker, (counts.get(held.worker) ?? 0) + 1);
+    return [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([worker, count]) => ({ worker, count }));
   }
 
   pendingCount(name: string, group: string): number {
-    return this.claims.countPending.get(this.key(name), group)?.n ?? 0;
+    return this.held.group(this.key(name), group)?.live ?? 0;
   }
 
   pendingBounds(name: string, group: string): { first: Id; last: Id } | null {
-    const key = this.key(name);
-    const first = this.claims.firstPending.get(key, group);
-    const last = this.claims.lastPending.get(key, group);
-    return first && last ? { first, last } : null;
+    const held = this.held.group(this.key(name), group);
+    const first = held?.first();
+    const last = held?.last();
+    return first && last ? { first: { ms: first.ms, seq: first.seq }, last: { ms: last.ms, seq: last.seq } } : null;
   }
 
   pending(q: PendingQuery): PendingRecord[] {
-    const { start, end } = q;
-    const key = this.key(q.queue);
-    const rows =
-      q.worker === null
-        ? this.claims.pendingRange.all(key, q.group, start.ms, start.seq, end.ms, end.seq, q.deliveredBy, q.count)
-        : this.claims.pendingRangeOf.all(key, q.group, start.ms, start.seq, end.ms, end.seq, q.deliveredBy, q.count, q.worker);
-    return rows.map((r) => ({ ms: r.ms, seq: r.seq, worker: r.worker, deliveredAt: r.delivered_at, attempts: r.attempts }));
+    const out: PendingRecord[] = [];
+    for (const held of this.held.group(this.key(q.queue), q.group)?.from(q.start) ?? []) {
+      if (out.length >= q.count || held.ms > q.end.ms || (held.ms === q.end.ms && held.seq > q.end.seq)) break;
+      if (held.deliveredAt > q.deliveredBy || (q.worker !== null && held.worker !== q.worker)) continue;
+      out.push({ ms: held.ms, seq: held.seq, worker: held.worker, deliveredAt: held.deliveredAt, attempts: held.attempts });
+    }
+    return out;
   }
 
   pendingFrom(name: string, group: string, start: Id, count: number): (Id & { deliveredAt: number })[] {
-    return this.claims.autoclaimScan.all(this.key(name), group, start.ms, start.seq, count).map((r) => ({
-      ms: r.ms,
-      seq: r.seq,
-      deliveredAt: r.delivered_at,
-    }));
+    const out: (Id & { deliveredAt: number })[] = [];
+    for (const held of this.held.group(this.key(name), group)?.from(start) ?? []) {
+      if (out.length >= count) break;
+      out.push({ ms: held.ms, seq: held.seq, deliveredAt: held.deliveredAt });
+    }
+    return out;
   }
 
   private takeoverParams(t: Takeover) {
@@ -534,13 +655,22 @@ export class SqliteDriver implements Driver {
   }
 
   takeOver(t: Takeover): TaskRecord | null {
-    return this.withFields(t.queue, this.claims.claimPending.get(this.takeoverParams(t)));
+    const key = this.key(t.queue);
+    if (!this.held.get(key, t.ms, t.seq)) return null;
+    const taken = this.claims.claimPending.get(this.takeoverParams(t));
+    if (taken) this.holdTaken(key, t, taken.attempts);
+    return this.withFields(t.queue, taken);
+  }
+
+  private holdTaken(key: number, t: Takeover, attempts: number): HeldTask {
+    return this.held.hold(key, { ms: t.ms, seq: t.seq, group: t.group, worker: t.worker, deliveredAt: t.deliveredAt, attempts, leaseUntil: t.leaseUntil });
   }
 
   /** The task's waiting-order entry goes stale; the count drops now. */
   takeWaiting(t: Takeover, from: "available" | "dead"): TaskRecord | null {
     const taken = this.claims.claimWaiting.get({ ...this.takeoverParams(t), from: STATUS[from] });
     if (taken) {
+      this.holdTaken(this.key(t.queue), t, taken.attempts);
       this.noLongerWaiting(this.key(t.queue), 1);
       this.waiting.get(this.key(t.queue))?.dropCache();
     }
@@ -571,5 +701,6 @@ function takeDataDirLock(dataDir: string): Database {
   return lock;
 }
 
+const FIRST_ID: Id = { ms: 0, seq: 0 };
 const isWaiting = (status: number) => status === STATUS.available || status === STATUS.dead;
 const waitingAmong = (rows: { status: number }[]) => rows.filter((row) => isWaiting(row.status)).length;

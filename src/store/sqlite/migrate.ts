@@ -1,12 +1,13 @@
 // Brings ezra.db to the current schema (schema.sql) by PRAGMA user_version: a new file gets it
 // whole; a version 1 file (one `tasks` table, text states, five indexes; migrations/v1.sql) is
 // rewritten in place inside one transaction, so a kill at any moment leaves either the old
-// file or the new one, never a mix. Large files report progress as they go.
+// file or the new one, never a mix. Large files report progress as they go. A version 2 file
+// (schema 3 plus the partial indexes task_held and task_done) loses those two indexes.
 import type { Database } from "bun:sqlite";
 import { StorageError } from "../driver.ts";
 import schema from "./schema.sql" with { type: "text" };
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Tasks copied per statement while migrating: small enough for a progress line every second or so. */
 const MIGRATION_CHUNK_ROWS = 100_000;
@@ -33,6 +34,13 @@ export function migrate(db: Database, path: string, progress: (line: string) => 
     })();
   } else if (version === 1) {
     migrateV1(db, path, progress);
+  } else if (version === 2) {
+    // Dropping an index only frees its pages: quick whatever the file's size.
+    db.transaction(() => {
+      db.exec("DROP INDEX IF EXISTS task_held");
+      db.exec("DROP INDEX IF EXISTS task_done");
+      db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    })();
   }
 }
 

@@ -1,4 +1,4 @@
--- ezra's database schema, version 2 (PRAGMA user_version = 2). docs/storage.md explains it.
+-- ezra's database schema, version 3 (PRAGMA user_version = 3). docs/storage.md explains it.
 -- A task is two rows keyed by its id: its payload, written once, and its state, rewritten by
 -- claims, acks and nacks. People read the `tasks` view at the end (docs/inspection.md).
 
@@ -67,16 +67,10 @@ CREATE TABLE task_state (
   PRIMARY KEY (key, ms, seq)
 ) WITHOUT ROWID;
 
--- Each secondary index serves a command that cannot be answered otherwise; each is partial,
--- so a task is in it only while in that state (test/drivers/sqlite-plans.test.ts checks the
--- plans, docs/storage.md the cost). Waiting tasks have none: their order is kept in memory
--- (waiting.ts), rebuilt from one scan at start.
--- XPENDING, XCLAIM, XAUTOCLAIM and lease expiry: the few tasks in flight (with their lease
--- end, so the expiry sweep reads only this index).
-CREATE INDEX task_held ON task_state (key, grp, ms, seq, lease_until) WHERE status = 1;
--- Retention: done tasks by the time they are purged.
-CREATE INDEX task_done ON task_state (purge_at) WHERE status = 2;
--- TTL: only tasks pushed with one.
+-- One secondary index, partial: a task is in it only if pushed with a ttl. Claims, acks and
+-- nacks touch no index: the waiting order (waiting.ts), the tasks in flight (held.ts) and
+-- retention's due times (retention.ts) are kept in memory by the driver, rebuilt from one scan
+-- at start (test/drivers/sqlite-plans.test.ts checks the plans, docs/storage.md the cost).
 CREATE INDEX task_expiry ON task_state (expires_at) WHERE expires_at IS NOT NULL;
 
 -- For people: one row per task with names, states and times spelled out. The payload's

@@ -63,8 +63,11 @@ export const TASK_SQL = {
   saveQueueIds:
     "UPDATE queues SET last_ms = ?2, last_seq = ?3, entries_added = ?4, fields_bytes_max = ?5, max_deleted_ms = ?6, max_deleted_seq = ?7 WHERE id = ?1",
   saveQueueSettings: "UPDATE queues SET visibility_timeout_ms = ?2, max_attempts = ?3, retention_ms = ?4 WHERE id = ?1",
-  // Every waiting task, in key order (waiting.ts): read at start and after a rollback.
-  waitingScan: "SELECT key, ms, seq FROM task_state WHERE status = 0 OR status = 3",
+  // Every waiting and in-flight task, in key order (waiting.ts, held.ts): read at start and after
+  // a rollback. Done rows are skipped here; retention walks them later (retention.ts).
+  liveScan: "SELECT key, ms, seq, status FROM task_state WHERE status <> 2",
+  // What held.ts keeps of an in-flight task (rebuilt after a rollback).
+  heldRow: "SELECT grp, worker, delivered_at, attempts, lease_until FROM task_state WHERE key = ?1 AND ms = ?2 AND seq = ?3",
   // One key's waiting tasks in id order: reloads a key whose order filled with stale entries.
   waitingOf: "SELECT ms, seq FROM task_state WHERE key = ?1 AND (status = 0 OR status = 3)",
   // A task's payload size (claims of fat tasks are bounded by reply bytes): ?1 queue id.
@@ -78,34 +81,28 @@ export const TASK_SQL = {
          delivered_at = ?9, finished_at = ?10, purge_at = ?11
        WHERE key = ?1 AND ms = ?2 AND seq = ?3 AND (status = 0 OR status = 3)`,
   task: `SELECT ${TASK_COLUMNS} FROM task_state s WHERE s.key = ?1 AND s.ms = ?2 AND s.seq = ?3`,
-  ownPending: `SELECT ${TASK_COLUMNS} FROM task_state s INDEXED BY task_held
-       WHERE s.key = ?1 AND s.grp = ?3 AND s.status = 1 AND s.worker = ?2 AND (s.ms, s.seq) > (?4, ?5)
-       ORDER BY s.ms, s.seq LIMIT ?6`,
   ack: `UPDATE task_state SET status = 2, lease_until = NULL, finished_at = ?4, purge_at = ?5
        WHERE key = ?1 AND ms = ?2 AND seq = ?3 AND status = 1`,
   deleteInFlight: "DELETE FROM task_state WHERE key = ?1 AND ms = ?2 AND seq = ?3 AND status = 1",
   release: `UPDATE task_state SET ${RELEASE_SET_SQL}
        WHERE key = $key AND ms = $ms AND seq = $seq AND status = 1
        RETURNING key, ms, seq, status`,
-  // In-flight tasks are few (workers x COUNT): walking all of task_held and sorting them by
-  // lease costs less than an index by lease time would cost every claim and ack.
-  releaseExpired: `UPDATE task_state SET ${RELEASE_SET_SQL}
-       WHERE (key, ms, seq) IN (SELECT key, ms, seq FROM task_state WHERE status = 1 AND lease_until <= $now
-                                ORDER BY lease_until LIMIT $limit)
-       RETURNING key, ms, seq, status`,
-  releaseAllInFlight: `UPDATE task_state SET ${RELEASE_SET_SQL} WHERE status = 1`,
+  // XGROUP DELCONSUMER: one of the consumer's tasks goes back ($back: available, or dead on a
+  // dead view) and the withdrawn delivery is not counted ($giveBack 1, or 0 where claims count none).
+  releaseWithdrawn: `UPDATE task_state SET status = $back, attempts = max(attempts - $giveBack, 0),
+      lease_until = NULL, finished_at = $now, last_error = $reason
+    WHERE key = $key AND ms = $ms AND seq = $seq AND status = 1`,
   deleteTask: "DELETE FROM task_state WHERE key = ?1 AND ms = ?2 AND seq = ?3 RETURNING status",
   taskStatus: "SELECT status FROM task_state WHERE key = ?1 AND ms = ?2 AND seq = ?3",
-  purgeDone: `DELETE FROM task_state WHERE (key, ms, seq) IN
-         (SELECT key, ms, seq FROM task_state WHERE status = 2 AND purge_at <= ?1 ORDER BY purge_at LIMIT ?2)`,
+  // Retention: the due done tasks of one key among ids ?2-?3 (by ms), at most ?5 (retention.ts).
+  purgeRange: `DELETE FROM task_state WHERE (key, ms, seq) IN
+         (SELECT key, ms, seq FROM task_state WHERE key = ?1 AND ms >= ?2 AND ms <= ?3 AND status = 2 AND purge_at <= ?4 LIMIT ?5)`,
+  // Retention's walk of a key not bucketed yet (after a start): the next ?4 rows after ?2-?3, any state.
+  walkKey: "SELECT ms, seq, status, purge_at FROM task_state WHERE key = ?1 AND (ms, seq) > (?2, ?3) ORDER BY ms, seq LIMIT ?4",
   expireTtl: `DELETE FROM task_state WHERE (key, ms, seq) IN
          (SELECT key, ms, seq FROM task_state WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)
        RETURNING key, ms, seq, status`,
-  nextLease: "SELECT min(lease_until) AS t FROM task_state WHERE status = 1",
-  nextPurge: "SELECT min(purge_at) AS t FROM task_state WHERE status = 2",
   nextExpiry: "SELECT min(expires_at) AS t FROM task_state WHERE expires_at IS NOT NULL",
-  // Waiting tasks are counted in memory (waiting.ts); in-flight ones through task_held.
-  countHeld: "SELECT count(*) AS n FROM task_state INDEXED BY task_held WHERE key = ?1 AND status = 1",
   // Done tasks have no index by key: XINFO's per-state counts walk the key's rows.
   countByStatus: "SELECT status, count(*) AS n FROM task_state WHERE key = ?1 GROUP BY status",
   firstTask: `SELECT ${TASK_COLUMNS} FROM task_state s WHERE s.key = ?1 ORDER BY s.ms, s.seq LIMIT 1`,
@@ -113,11 +110,11 @@ export const TASK_SQL = {
   // XADD/XTRIM MAXLEN: drop the oldest entries beyond ?2, at most ?3 of them.
   trimToLength: `DELETE FROM task_state WHERE (key, ms, seq) IN (SELECT key, ms, seq FROM task_state WHERE key = ?1 ORDER BY ms, seq
          LIMIT min(?3, max(0, (SELECT count(*) FROM task_state WHERE key = ?1) - ?2)))
-       RETURNING status`,
+       RETURNING ms, seq, status`,
   // XADD/XTRIM MINID: drop entries with ids below (?2, ?3), at most ?4 of them.
   trimBelowId: `DELETE FROM task_state WHERE (key, ms, seq) IN (SELECT key, ms, seq FROM task_state WHERE key = ?1
          AND (ms, seq) < (?2, ?3) ORDER BY ms, seq LIMIT ?4)
-       RETURNING status`,
+       RETURNING ms, seq, status`,
   insertGroup: "INSERT INTO groups (queue, name, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
   groupsOf: "SELECT name, created_at FROM groups WHERE queue = ?1 ORDER BY name",
   touchConsumer: `INSERT INTO consumers (queue, grp, name, seen_at, active_at) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -135,30 +132,27 @@ export function prepareAll(db: Database) {
     insertQueue: q<{ id: number }>(TASK_SQL.insertQueue),
     saveQueueIds: q(TASK_SQL.saveQueueIds),
     saveQueueSettings: q(TASK_SQL.saveQueueSettings),
-    waitingScan: q<{ key: number; ms: number; seq: number }>(TASK_SQL.waitingScan),
+    liveScan: q<{ key: number; ms: number; seq: number; status: number }>(TASK_SQL.liveScan),
+    heldRow: q<{ grp: string; worker: string; delivered_at: number; attempts: number; lease_until: number | null }>(TASK_SQL.heldRow),
     waitingOf: q<{ ms: number; seq: number }>(TASK_SQL.waitingOf),
     payloadSize: q<{ bytes: number }>(TASK_SQL.payloadSize),
     claimRow: q(TASK_SQL.claimRow),
     task: q<TaskRow>(TASK_SQL.task),
-    ownPending: q<TaskRow>(TASK_SQL.ownPending),
     ack: q(TASK_SQL.ack),
     deleteInFlight: q(TASK_SQL.deleteInFlight),
     release: q<MovedRow>(TASK_SQL.release),
-    releaseExpired: q<MovedRow>(TASK_SQL.releaseExpired),
-    releaseAllInFlight: q(TASK_SQL.releaseAllInFlight),
+    releaseWithdrawn: q(TASK_SQL.releaseWithdrawn),
     deleteTask: q<{ status: number }>(TASK_SQL.deleteTask),
     taskStatus: q<{ status: number }>(TASK_SQL.taskStatus),
-    purgeDone: q(TASK_SQL.purgeDone),
+    purgeRange: q(TASK_SQL.purgeRange),
+    walkKey: q<{ ms: number; seq: number; status: number; purge_at: number | null }>(TASK_SQL.walkKey),
     expireTtl: q<MovedRow>(TASK_SQL.expireTtl),
-    nextLease: q<{ t: number | null }>(TASK_SQL.nextLease),
-    nextPurge: q<{ t: number | null }>(TASK_SQL.nextPurge),
     nextExpiry: q<{ t: number | null }>(TASK_SQL.nextExpiry),
-    countHeld: q<{ n: number }>(TASK_SQL.countHeld),
     countByStatus: q<{ status: number; n: number }>(TASK_SQL.countByStatus),
     firstTask: q<TaskRow>(TASK_SQL.firstTask),
     lastTask: q<TaskRow>(TASK_SQL.lastTask),
-    trimToLength: q<{ status: number }>(TASK_SQL.trimToLength),
-    trimBelowId: q<{ status: number }>(TASK_SQL.trimBelowId),
+    trimToLength: q<{ ms: number; seq: number; status: number }>(TASK_SQL.trimToLength),
+    trimBelowId: q<{ ms: number; seq: number; status: number }>(TASK_SQL.trimBelowId),
     insertGroup: q(TASK_SQL.insertGroup),
     groupsOf: q<{ name: string; created_at: number }>(TASK_SQL.groupsOf),
     touchConsumer: q(TASK_SQL.touchConsumer),

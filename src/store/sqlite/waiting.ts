@@ -31,6 +31,9 @@ export interface WaitingId {
   cached?: CachedTask;
 }
 
+/** task_state's status code of an in-flight row (statements.ts STATUS). */
+const IN_FLIGHT = 1;
+
 /** Stale entries a key may carry beyond its live ones before it is reloaded (WaitingOrders.removed). */
 const STALE_ENTRIES_MIN = 1024;
 
@@ -176,13 +179,20 @@ export class WaitingOrders {
     this.budget = new CacheBudget(cacheBytesMax);
   }
 
-  /** Starts over from waiting rows in key order (start-up, or after a rollback). */
-  load(rows: Iterable<{ key: number; ms: number; seq: number }>): void {
+  /**
+   * Starts over from rows in key order (start-up, or after a rollback): waiting ones (available,
+   * or dead) are ordered; in-flight ones go to `inFlight`.
+   */
+  load(rows: Iterable<{ key: number; ms: number; seq: number; status: number }>, inFlight: (row: { key: number; ms: number; seq: number }) => void): void {
     this.orders = new Map();
     this.budget = new CacheBudget(this.cacheBytesMax);
     let order: WaitingOrder | undefined;
     let orderKey = -1;
     for (const row of rows) {
+      if (row.status === IN_FLIGHT) {
+        inFlight(row);
+        continue;
+      }
       if (row.key !== orderKey) {
         orderKey = row.key;
         order = this.of(orderKey);

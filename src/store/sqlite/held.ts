@@ -1,0 +1,247 @@
+// The in-flight tasks of each key, held in memory by the SQLite driver: who holds each one,
+// through which group, since when, and until when its lease runs. XPENDING, XCLAIM, XAUTOCLAIM,
+// XREADGROUP's own-history reads and lease expiry are answered from here, so task_state needs
+// no index of in-flight tasks: that partial index cost every claim one b-tree insert and every
+// ack one delete, a third of their time (docs/storage.md, "Held tasks in memory").
+//
+// Exact by construction: every statement that moves a row into or out of in-flight also
+// changes this (driver.ts). At start nothing is in flight (a restart ends every lease); after a
+// rollback the driver rebuilds it from the rows that are.
+
+import type { Id } from "../driver.ts";
+
+/** One in-flight task. Never changed in place: a new delivery replaces it, so old references go stale. */
+export interface HeldTask {
+  readonly ms: number;
+  readonly seq: number;
+  readonly group: string;
+  readonly worker: string;
+  readonly deliveredAt: number;
+  readonly attempts: number;
+  readonly leaseUntil: number | null;
+  /** Set once the task is no longer held (or was replaced): ordered lists skip it. */
+  gone: boolean;
+}
+
+export type HeldFields = Omit<HeldTask, "gone">;
+
+/** Gone entries a group's list may carry beyond its live ones before it is compacted. */
+const GONE_ENTRIES_MIN = 64;
+
+const before = (a: Id, b: Id) => a.ms < b.ms || (a.ms === b.ms && a.seq < b.seq);
+
+/** Ids below 2^41 ms with a sequence below 4096 pack into one exact number; others use a string. */
+function idKey(ms: number, seq: number): number | string {
+  return seq < 4096 && ms < 2 ** 41 ? ms * 4096 + seq : `${ms}-${seq}`;
+}
+
+/** A group's in-flight tasks in id order (XPENDING's order). Claims mostly append. */
+export class GroupHeld {
+  private entries: HeldTask[] = [];
+  live = 0;
+
+  insert(task: HeldTask): void {
+    const entries = this.entries;
+    const last = entries[entries.length - 1];
+    if (!last || before(last, task)) entries.push(task);
+    else entries.splice(this.lowerBound(task), 0, task);
+    this.live++;
+  }
+
+  /** The entry was marked gone by its owner; compact once gone entries pile up. */
+  removed(): void {
+    this.live--;
+    if (this.entries.length > 2 * this.live + GONE_ENTRIES_MIN) this.entries = this.entries.filter((t) => !t.gone);
+  }
+
+  /** Index of the first entry at or after `id`. */
+  private lowerBound(id: Id): number {
+    let lo = 0;
+    let hi = this.entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (before(this.entries[mid], id)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Live tasks from `start` on (inclusive), in id order. */
+  *from(start: Id): Generator<HeldTask> {
+    const entries = this.entries;
+    for (let i = this.lowerBound(start); i < entries.length; i++) if (!entries[i].gone) yield entries[i];
+  }
+
+  first(): HeldTask | null {
+    for (const t of this.entries) if (!t.gone) return t;
+    return null;
+  }
+
+  last(): HeldTask | null {
+    for (let i = this.entries.length - 1; i >= 0; i--) if (!this.entries[i].gone) return this.entries[i];
+    return null;
+  }
+}
+
+class KeyHeld {
+  readonly byId = new Map<number | string, HeldTask>();
+  readonly groups = new Map<string, GroupHeld>();
+}
+
+interface LeaseEntry {
+  at: number;
+  key: number;
+  task: HeldTask;
+}
+
+/** Every key's in-flight tasks, and their leases by deadline. */
+export class HeldTasks {
+  private keys = new Map<number, KeyHeld>();
+  /** Min-heap by lease end; entries of tasks gone since are skipped, and dropped when they pile up. */
+  private leases: LeaseEntry[] = [];
+  private total = 0;
+
+  get size(): number {
+    return this.total;
+  }
+
+  clear(): void {
+    this.keys = new Map();
+    this.leases = [];
+    this.total = 0;
+  }
+
+  /** The task is in flight now, as given (replacing what was held for its id). */
+  hold(key: number, fields: HeldFields): HeldTask {
+    let held = this.keys.get(key);
+    if (!held) {
+      held = new KeyHeld();
+      this.keys.set(key, held);
+    }
+    const id = idKey(fields.ms, fields.seq);
+    const old = held.byId.get(id);
+    if (old) this.release(held, old);
+    const task: HeldTask = { ...fields, gone: false };
+    held.byId.set(id, task);
+    let group = held.groups.get(task.group);
+    if (!group) {
+      group = new GroupHeld();
+      held.groups.set(task.group, group);
+    }
+    group.insert(task);
+    this.total++;
+    if (task.leaseUntil !== null) this.pushLease({ at: task.leaseUntil, key, task });
+    return task;
+  }
+
+  get(key: number, ms: number, seq: number): HeldTask | undefined {
+    return this.keys.get(key)?.byId.get(idKey(ms, seq));
+  }
+
+  /** The task is no longer in flight. True if it was. */
+  drop(key: number, ms: number, seq: number): boolean {
+    const held = this.keys.get(key);
+    const id = idKey(ms, seq);
+    const task = held?.byId.get(id);
+    if (!held || !task) return false;
+    held.byId.delete(id);
+    this.release(held, task);
+    if (held.byId.size === 0) this.keys.delete(key);
+    return true;
+  }
+
+  private release(held: KeyHeld, task: HeldTask): void {
+    task.gone = true;
+    this.total--;
+    const group = held.groups.get(task.group)!;
+    group.removed();
+    if (group.live === 0) held.groups.delete(task.group);
+  }
+
+  /** Every task of the key is gone (DEL, or all its rows deleted). */
+  forget(key: number): void {
+    const held = this.keys.get(key);
+    if (!held) return;
+    for (const task of held.byId.values()) task.gone = true;
+    this.total -= held.byId.size;
+    this.keys.delete(key);
+  }
+
+  group(key: number, group: string): GroupHeld | undefined {
+    return this.keys.get(key)?.groups.get(group);
+  }
+
+  count(key: number): number {
+    return this.keys.get(key)?.byId.size ?? 0;
+  }
+
+  /** The newest in-flight id of the key, through any group. */
+  newest(key: number): Id | null {
+    let newest: HeldTask | null = null;
+    for (const group of this.keys.get(key)?.groups.values() ?? []) {
+      const last = group.last();
+      if (last && (!newest || before(newest, last))) newest = last;
+    }
+    return newest ? { ms: newest.ms, seq: newest.seq } : null;
+  }
+
+  /** Up to `limit` tasks whose lease ended at or before `now`, earliest first; they stay held until dropped. */
+  expired(now: number, limit: number): { key: number; task: HeldTask }[] {
+    const out: { key: number; task: HeldTask }[] = [];
+    const taken: LeaseEntry[] = [];
+    while (out.length < limit && this.leases.length > 0 && this.leases[0].at <= now) {
+      const entry = this.popLease();
+      if (entry.task.gone) continue;
+      out.push(entry);
+      taken.push(entry);
+    }
+    // Not dropped here: if the caller's statement fails, the turn rolls back and this is rebuilt.
+    for (const entry of taken) this.pushLease(entry);
+    return out;
+  }
+
+  /** When the earliest lease ends; null when no held task has one. */
+  nextLease(): number | null {
+    while (this.leases.length > 0 && this.leases[0].task.gone) this.popLease();
+    return this.leases.length > 0 ? this.leases[0].at : null;
+  }
+
+  private pushLease(entry: LeaseEntry): void {
+    // Acked tasks leave their entries behind until they surface; rebuild once they outnumber the live ones.
+    if (this.leases.length > 2 * this.total + 1024) this.rebuildLeases();
+    const heap = this.leases;
+    heap.push(entry);
+    for (let i = heap.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (heap[parent].at <= heap[i].at) break;
+      [heap[parent], heap[i]] = [heap[i], heap[parent]];
+      i = parent;
+    }
+  }
+
+  private popLease(): LeaseEntry {
+    const heap = this.leases;
+    const top = heap[0];
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      heap[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < heap.length && heap[l].at < heap[m].at) m = l;
+        if (r < heap.length && heap[r].at < heap[m].at) m = r;
+        if (m === i) break;
+        [heap[m], heap[i]] = [heap[i], heap[m]];
+        i = m;
+      }
+    }
+    return top;
+  }
+
+  private rebuildLeases(): void {
+    const live = this.leases.filter((e) => !e.task.gone).sort((a, b) => a.at - b.at);
+    // A sorted array is a valid min-heap.
+    this.leases = live;
+  }
+}
