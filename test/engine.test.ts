@@ -141,7 +141,7 @@ for (const driver of DRIVERS) {
       expect(again[0].attempts).toBe(2);
     });
 
-    test("restart recovery returns in-flight tasks to available, or dead when out of attempts", () => {
+    test("restart recovery returns in-flight tasks to available, or dead when out of attempts", async () => {
       const first = setup({ maxAttempts: 2 });
       first.push("q", "f", "1");
       first.push("q", "f", "2");
@@ -150,9 +150,27 @@ for (const driver of DRIVERS) {
       first.turn(() => first.engine.nack("q", id2, null));
       first.pop("q"); // task 2, second attempt: in flight at the crash, out of attempts
       const { engine } = first.reopen();
+      // Nothing in flight after a restart; both count as waiting until released.
+      expect(engine.counts("q").in_flight).toBe(0);
+      expect(engine.length("q")).toBe(2);
+      // The release runs on the timer right after the start (or when a claim reads the task).
+      const deadline = Date.now() + 5000;
+      while (engine.length("q::dead") === 0 && Date.now() < deadline) await Bun.sleep(10);
       expect(engine.length("q")).toBe(1);
       expect(engine.length("q::dead")).toBe(1);
       expect(engine.counts("q").in_flight).toBe(0);
+    });
+
+    test("after a restart a claim reads tasks left in flight in id order, releasing each", () => {
+      const first = setup({ maxAttempts: 2 });
+      for (let i = 1; i <= 5; i++) first.push("q", "n", String(i));
+      first.pop("q", 3); // 1-3 in flight at the crash
+      const { engine, pop } = first.reopen();
+      // Claimed before the timer ran: the claim itself releases what it reads.
+      const got = pop("q", 10).map((t) => t.fields[1]);
+      expect(got).toEqual(["1", "2", "3", "4", "5"]);
+      expect(engine.counts("q").in_flight).toBe(5);
+      expect(engine.length("q")).toBe(0);
     });
 
     test("retention purges done tasks; ttl removes a task whatever its state", async () => {

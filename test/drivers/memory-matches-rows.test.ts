@@ -6,10 +6,13 @@ import { Database } from "bun:sqlite";
 import { afterAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { connectPlain } from "../helpers/plain-client.ts";
-import { removeDir, startEzra, tempDir } from "../helpers/servers.ts";
+import { type EzraProcess, removeDir, startEzra, tempDir } from "../helpers/servers.ts";
 
 const dirs: string[] = [];
-afterAll(() => {
+const servers: EzraProcess[] = [];
+afterAll(async () => {
+  // A failed expectation leaves its server running: stop it before its dir goes.
+  for (const server of servers) await server.stop();
   for (const dir of dirs) removeDir(dir);
 });
 
@@ -26,8 +29,10 @@ test("held tasks, waiting counts and retention in memory match task_state under 
   const dir = tempDir("ezra-memory-rows-");
   dirs.push(dir);
   // Leases of 150 ms end during the run; retention of 0.3 s purges during it.
-  const ezra = await startEzra({ dataDir: dir, args: ["--durability", "normal", "--visibility-timeout", "150ms", "--retention-seconds", "0.3", "--max-attempts", "4"] });
-  const client = await connectPlain(ezra.port);
+  const args = ["--durability", "normal", "--visibility-timeout", "150ms", "--retention-seconds", "0.3", "--max-attempts", "4"];
+  let ezra = await startEzra({ dataDir: dir, args });
+  servers.push(ezra);
+  let client = await connectPlain(ezra.port);
   const db = new Database(join(dir, "ezra.db"), { readonly: true });
   const rand = random(12345);
   const pick = <T>(items: T[]) => items[Math.floor(rand() * items.length)];
@@ -44,6 +49,21 @@ test("held tasks, waiting counts and retention in memory match task_state under 
     }[];
 
   for (let round = 0; round < 40; round++) {
+    if (round === 20) {
+      // A crash with tasks in flight: the restart counts them as waiting and releases them
+      // as claims read them or its timer reaches them.
+      for (let i = 0; i < 5; i++) await client.call("XADD", "q", "*", "n", "crash");
+      await client.call("XREADGROUP", "GROUP", "g1", "w1", "COUNT", "5", "STREAMS", "q", ">");
+      await client.call("PING");
+      const leftInFlight = (db.query("SELECT count(*) AS n FROM task_state WHERE status = 1").get() as { n: number }).n;
+      expect(leftInFlight).toBeGreaterThanOrEqual(5);
+      client.close();
+      await ezra.kill();
+      ezra = await startEzra({ dataDir: dir, args });
+      servers.push(ezra);
+      client = await connectPlain(ezra.port);
+      await Bun.sleep(100);
+    }
     for (let op = 0; op < 25; op++) {
       const r = rand();
       const g = pick(groups);
@@ -72,6 +92,10 @@ test("held tasks, waiting counts and retention in memory match task_state under 
     }
     // Timers (lease ends, purges) run between rounds.
     if (round % 5 === 4) await Bun.sleep(200);
+    // A delivery may be answered before its turn commits: one more round trip waits for it.
+    await client.call("PING");
+    // Every task in flight on disk is one the server holds (none left over from before the crash).
+    const heldOnDisk = (db.query("SELECT count(*) AS n FROM task_state WHERE status = 1").get() as { n: number }).n;
 
     // XPENDING per group and consumer, from memory, against the rows.
     const fromMemory: { grp: string; worker: string; n: number }[] = [];
@@ -90,6 +114,9 @@ test("held tasks, waiting counts and retention in memory match task_state under 
     const lag = Number(info[0][info[0].indexOf("lag") + 1]);
     expect({ round, lag }).toEqual({ round, lag: waiting });
     expect(inFlight).toBe(fromMemory.reduce((sum, p) => sum + p.n, 0));
+    expect({ round, heldOnDisk }).toEqual({ round, heldOnDisk: inFlight });
+    const dead = (db.query("SELECT count(*) AS n FROM task_state WHERE key = 3").get() as { n: number }).n;
+    expect({ round, deadLength: await client.call("XLEN", "q::dead") }).toEqual({ round, deadLength: dead });
   }
   // Retention ran: acked tasks older than 0.3 s are gone.
   await Bun.sleep(1500);

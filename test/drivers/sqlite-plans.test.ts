@@ -17,10 +17,12 @@ const INTENDED: Record<string, string> = {
   claimRow: "SEARCH task_state USING PRIMARY KEY (key=? AND ms=? AND seq=?)",
   ack: "SEARCH task_state USING PRIMARY KEY (key=? AND ms=? AND seq=?)",
   deleteInFlight: "SEARCH task_state USING PRIMARY KEY (key=? AND ms=? AND seq=?)",
-  release: "SEARCH task_state USING PRIMARY KEY (key=? AND ms=? AND seq=?)",
+  releaseToWaiting: "SEARCH task_state USING PRIMARY KEY (key=? AND ms=? AND seq=?)",
+  releaseToDead: "SEARCH task_state USING PRIMARY KEY (key=? AND ms=? AND seq=?)",
   task: "SEARCH s USING PRIMARY KEY (key=? AND ms=? AND seq=?); CORRELATED SCALAR SUBQUERY 1; SEARCH p USING PRIMARY KEY (queue_id=? AND ms=? AND seq=?)",
   fieldsOf: "SEARCH task_payloads USING PRIMARY KEY (queue_id=? AND ms=? AND seq=?)",
-  waitingOf: "SEARCH task_state USING PRIMARY KEY (key=?)",
+  // The waiting order reads its ids a chunk at a time (waiting.ts).
+  liveAfter: "SEARCH task_state USING PRIMARY KEY (key=? AND (ms,seq)>(?,?))",
   payloadSize: "SEARCH task_payloads USING PRIMARY KEY (queue_id=? AND ms=? AND seq=?)",
   // The payload comes by key with each task read.
   firstTask: "SEARCH p USING PRIMARY KEY (queue_id=? AND ms=? AND seq=?)",
@@ -29,7 +31,6 @@ const INTENDED: Record<string, string> = {
   rangeBackward: "SEARCH s USING PRIMARY KEY (key=? AND (ms,seq)>(?,?) AND (ms,seq)<(?,?))",
   releaseWithdrawn: "SEARCH task_state USING PRIMARY KEY (key=? AND ms=? AND seq=?)",
   claimPending: "SEARCH task_state USING PRIMARY KEY (key=? AND ms=? AND seq=?)",
-  heldRow: "SEARCH task_state USING PRIMARY KEY (key=? AND ms=? AND seq=?)",
   // Retention: one key's id range (retention.ts buckets), or the walk of a key after a start.
   purgeRange: "SEARCH task_state USING PRIMARY KEY (key=? AND ms>? AND ms<?)",
   walkKey: "SEARCH task_state USING PRIMARY KEY (key=? AND (ms,seq)>(?,?))",
@@ -43,9 +44,12 @@ const INTENDED: Record<string, string> = {
 const MAY_SCAN_OR_SORT: Record<string, RegExp> = {
   // XINFO's per-state counts: one key's rows, grouped by a handful of states.
   countByStatus: /^USE TEMP B-TREE FOR GROUP BY$/,
-  // Read once at start-up (and after a rollback): every queue, every live task in key order.
+  // Read once at start-up (and after a rollback): every queue, each key's waiting count in one
+  // walk of the table in key order (no sort), and after a rollback every task in flight.
   allQueues: /^SCAN queues$/,
-  liveScan: /^SCAN task_state$/,
+  countAtStart: /^SCAN task_state$/,
+  countWaiting: /^SCAN task_state$/,
+  heldScan: /^SCAN task_state$/,
 };
 
 function plan(db: Database, sql: string): string[] {

@@ -69,3 +69,48 @@ test("pushed payloads ride along until claimed, within the shared byte budget, a
   for (let i = 1; i <= 1000; i++) big.add(i, 0, task(i));
   for (let i = 1; i <= 1000; i++) expect(big.shift()!.cached!.fields).toBe(`["n","${i}"]`);
 });
+
+test("a key read lazily from the database hands out the same order: unread rows, pushes past them, returns", () => {
+  let seed = 11;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  // The "database": every waiting id of the key, as task_state would hold them.
+  const rows: Id[] = [];
+  for (let ms = 1; ms <= 3000; ms++) rows.push({ ms, seq: 0 });
+  const db = new Set(rows.map((r) => r.ms));
+  let reads = 0;
+  const loader = (_key: number, after: Id, limit: number) => {
+    reads++;
+    const ids = [...db].filter((ms) => ms > after.ms || (ms === after.ms && 0 > after.seq)).sort((a, b) => a - b).slice(0, limit);
+    return { ids: ids.map((ms) => ({ ms, seq: 0 })), last: ids.length < limit ? null : { ms: ids[ids.length - 1], seq: 0 } };
+  };
+  const order = new WaitingOrder(new CacheBudget(1 << 20), 2, loader);
+  order.unload();
+  expect(order.entries).toBe(0);
+  let next = 3001;
+  const reference = [...db];
+  const taken: number[] = [];
+  for (let step = 0; step < 12_000; step++) {
+    const r = random();
+    if (r < 0.3) {
+      // A push: written to the database first, as the driver does.
+      db.add(next);
+      order.add(next, 0, { fields: "[]", maxAttempts: null, bytes: 10 });
+      reference.push(next++);
+    } else if (r < 0.4 && taken.length > 0) {
+      const ms = taken.splice(Math.floor(random() * taken.length), 1)[0];
+      db.add(ms);
+      order.add(ms, 0);
+      reference.push(ms);
+    } else {
+      reference.sort((a, b) => a - b);
+      const got = order.shift();
+      expect(got?.ms ?? null).toBe(reference.shift() ?? null);
+      if (got) {
+        db.delete(got.ms);
+        taken.push(got.ms);
+      }
+    }
+  }
+  // Reads came a chunk at a time, not once per id.
+  expect(reads).toBeLessThan(60);
+});

@@ -31,7 +31,7 @@ import { type ClaimStatements, prepareClaims } from "./claims-sql.ts";
 import { checkWritable, inspectExisting } from "./preflight.ts";
 import { prepareReads, type ReadStatements } from "./reads-sql.ts";
 import { migrate, SCHEMA_VERSION } from "./migrate.ts";
-import { type MovedRow, prepareAll, type QueueRow, STATE_OF, STATUS, type Statements } from "./statements.ts";
+import { prepareAll, type QueueRow, STATE_OF, STATUS, type Statements } from "./statements.ts";
 import { type HeldTask, HeldTasks } from "./held.ts";
 import { PushWriter } from "./pushes.ts";
 import { RetentionBuckets } from "./retention.ts";
@@ -43,8 +43,8 @@ const PAYLOAD_CACHE_BYTES_MAX = 16 * 1024 * 1024;
 const WAL_BYTES_KEPT = 64 * 1024 * 1024;
 /** What a cached task costs beside its payload (the entry object and its slot; UTF-16 strings count 2 bytes a character). */
 const CACHED_TASK_OVERHEAD_BYTES = 80;
-/** Rows retention's walk of an unbucketed key reads per sweep, per row it may delete. */
-const WALK_ROWS_PER_PURGE = 10;
+/** Rows a background walk (retention's, or the release of tasks left in flight) reads per row it may change. */
+const WALK_ROWS_PER_RESULT = 10;
 
 export { SCHEMA_VERSION };
 
@@ -66,8 +66,15 @@ export class SqliteDriver implements Driver {
   private ids = new Map<string, number>();
   private names = new Map<number, string>();
   /** Each key's waiting tasks in delivery order (waiting.ts). Rebuilt by queues(), with the names. */
-  private readonly waiting = new WaitingOrders(PAYLOAD_CACHE_BYTES_MAX);
+  private readonly waiting = new WaitingOrders(PAYLOAD_CACHE_BYTES_MAX, (key, after, limit) => this.readWaiting(key, after, limit));
   private readonly held = new HeldTasks();
+  /**
+   * Keys whose rows include tasks left in flight by the last run, and where the walk that
+   * releases them goes on (releaseExpired). A claim that reads such a row first releases it.
+   */
+  private readonly leftovers = new Map<number, Id>();
+  /** The release of tasks left in flight by the last run (its time, the default max attempts). */
+  private restart: Release = { now: 0, defaultMaxAttempts: 1, reason: null };
   private readonly retention = new RetentionBuckets();
   private readonly pushes: PushWriter;
 
@@ -192,9 +199,11 @@ export class SqliteDriver implements Driver {
   // --- start-up ------------------------------------------------------------------------
 
   /**
-   * Every queue, with the in-memory state rebuilt from one scan of task_state: waiting orders,
-   * held tasks (each read back by key: few), and retention marked to walk every key. With
-   * `recovery` (at start) the in-flight tasks the scan finds are released instead of held.
+   * Every queue, with the in-memory state rebuilt: each key's waiting count from one walk of
+   * task_state (ids are read later, as claims reach them: waiting.ts), retention marked to walk
+   * every key. At start (`recovery`) tasks left in flight count as waiting: each is released when
+   * a claim reads it or the background walk reaches it (releaseExpired), so the start writes
+   * nothing. After a rollback the in-flight rows are read back into the held set instead.
    */
   queues(recovery: Release | null): QueueRecord[] {
     try {
@@ -202,13 +211,18 @@ export class SqliteDriver implements Driver {
       this.ids = new Map(rows.map((row) => [row.name, row.id]));
       this.names = new Map(rows.map((row) => [row.id, row.name]));
       this.held.clear();
-      const inFlight: { key: number; ms: number; seq: number }[] = [];
-      // One scan in key order (the table's own order: no sort).
-      this.waiting.load(this.sql.liveScan.iterate(), (row) => inFlight.push({ key: row.key, ms: row.ms, seq: row.seq }));
+      this.leftovers.clear();
       if (recovery) {
-        if (inFlight.length > 0) this.db.transaction(() => this.releaseAll(inFlight, recovery))();
+        this.restart = recovery;
+        const counts = this.sql.countAtStart.all();
+        this.waiting.load(counts);
+        for (const c of counts) if (c.held > 0) this.leftovers.set(c.key, { ms: -1, seq: 0 });
       } else {
-        for (const id of inFlight) this.holdRow(id.key, id.ms, id.seq);
+        this.waiting.load(this.sql.countWaiting.all());
+        for (const row of this.sql.heldScan.iterate()) {
+          const { key, ms, seq } = row;
+          this.held.hold(key, { ms, seq, group: row.grp, worker: row.worker, deliveredAt: row.delivered_at, attempts: row.attempts, leaseUntil: row.lease_until });
+        }
       }
       this.retention.reset(rows.flatMap((row) => [row.id * 2, row.id * 2 + 1]));
       return rows.map((row) => ({
@@ -227,21 +241,39 @@ export class SqliteDriver implements Driver {
     }
   }
 
-  private releaseAll(ids: { key: number; ms: number; seq: number }[], r: Release): void {
-    const params = { key: 0, ms: 0, seq: 0, now: r.now, def: r.defaultMaxAttempts, reason: r.reason };
-    for (const id of ids) {
-      params.key = id.key;
-      params.ms = id.ms;
-      params.seq = id.seq;
-      for (const row of this.sql.release.all(params)) if (isWaiting(row.status)) this.waiting.add(row.key, row.ms, row.seq);
+  /**
+   * The waiting order's reader: the next live rows of `key` in id order. A row in flight that
+   * nobody holds was left so by the last run: it is released here, before it is offered.
+   */
+  private readWaiting(key: number, after: Id, limit: number): { ids: Id[]; last: Id | null } {
+    const rows = this.sql.liveAfter.all(key, after.ms, after.seq, limit);
+    const ids: Id[] = [];
+    for (const row of rows) {
+      if (row.status !== STATUS.in_flight) ids.push(row);
+      else if (!this.held.get(key, row.ms, row.seq) && this.releaseLeftover(key, row) === key) ids.push(row);
     }
+    const last = rows.length < limit ? null : rows[rows.length - 1];
+    return { ids, last: last && { ms: last.ms, seq: last.seq } };
   }
 
-  /** An in-flight row found by a scan goes into the held set as stored. */
-  private holdRow(key: number, ms: number, seq: number): void {
-    const row = this.sql.heldRow.get(key, ms, seq);
-    if (!row) return;
-    this.held.hold(key, { ms, seq, group: row.grp, worker: row.worker, deliveredAt: row.delivered_at, attempts: row.attempts, leaseUntil: row.lease_until });
+  /**
+   * Ends the lease of a task in flight since the last run. Its waiting count is already its
+   * key's; a task that dies moves to the dead view (count and order). Returns its new key.
+   */
+  private releaseLeftover(key: number, id: Id): number {
+    const to = this.releaseRow(key, id, this.restart);
+    if (to >= 0 && to !== key) {
+      this.waiting.removed(key, 1);
+      this.waiting.add(to, id.ms, id.seq);
+    }
+    return to;
+  }
+
+  /** Ends one lease in the database: the key the task now waits under, or -1 if it was not in flight. */
+  private releaseRow(key: number, id: Id, r: Release): number {
+    if (this.sql.releaseToWaiting.run(key, id.ms, id.seq, r.now, r.reason, r.defaultMaxAttempts).changes > 0) return key;
+    if (this.sql.releaseToDead.run(key, id.ms, id.seq, r.now, r.reason).changes > 0) return key | 1;
+    return -1;
   }
 
   groupNames(queue: string): string[] {
@@ -263,14 +295,16 @@ export class SqliteDriver implements Driver {
 
   /** `n` waiting tasks of `key` were deleted or taken: count them out, and drop stale entries once they pile up. */
   private noLongerWaiting(key: number, n: number): void {
-    if (this.waiting.removed(key, n)) this.waiting.reload(key, this.sql.waitingOf.iterate(key));
+    if (this.waiting.removed(key, n)) this.waiting.reload(key);
   }
 
-  /** A task released by a lease's end: no longer held, back in its key's waiting order, and reported. */
-  private moved(key: number, row: MovedRow): Moved {
-    this.held.drop(key, row.ms, row.seq);
-    if (isWaiting(row.status)) this.waiting.add(row.key, row.ms, row.seq);
-    return { queue: this.nameOf(row.key), state: STATE_OF[row.status] };
+  /** Ends a held task's lease: no longer held, back in the waiting order of its (new) key, and reported. */
+  private releaseHeld(key: number, id: Id, r: Release): Moved | null {
+    this.held.drop(key, id.ms, id.seq);
+    const to = this.releaseRow(key, id, r);
+    if (to < 0) return null;
+    this.waiting.add(to, id.ms, id.seq);
+    return { queue: this.nameOf(to), state: to & 1 ? "dead" : "available" };
   }
 
   // --- queues and groups ---------------------------------------------------------------
@@ -297,6 +331,7 @@ export class SqliteDriver implements Driver {
       for (const key of [id * 2, id * 2 + 1]) {
         this.waiting.forget(key);
         this.held.forget(key);
+        this.leftovers.delete(key);
       }
       this.reads.deleteQueue.run(id);
       this.ids.delete(name);
@@ -311,6 +346,7 @@ export class SqliteDriver implements Driver {
     this.reads.deleteTasks.run(key);
     this.waiting.forget(key);
     this.held.forget(key);
+    this.leftovers.delete(key);
   }
 
   createGroup(queue: string, group: string, createdAt: number): void {
@@ -421,25 +457,44 @@ export class SqliteDriver implements Driver {
 
   release(name: string, id: Id, r: Release): Moved | null {
     const key = this.key(name);
-    if (!this.held.get(key, id.ms, id.seq)) return null;
-    const rows = this.sql.release.all({ key, ms: id.ms, seq: id.seq, now: r.now, def: r.defaultMaxAttempts, reason: r.reason });
-    this.held.drop(key, id.ms, id.seq);
-    return rows.length > 0 ? this.moved(key, rows[0]) : null;
+    return this.held.get(key, id.ms, id.seq) ? this.releaseHeld(key, id, r) : null;
   }
 
-  /** Leases that ended, earliest first, from the held set's deadline heap; each released by key. */
+  /**
+   * Leases that ended, earliest first, from the held set's deadline heap. Then, while tasks
+   * left in flight by the last run remain unread, a bounded walk releases more of them.
+   */
   releaseExpired(r: Release, limit: number): Moved[] {
-    const params = { key: 0, ms: 0, seq: 0, now: r.now, def: r.defaultMaxAttempts, reason: r.reason };
     const moved: Moved[] = [];
     for (const { key, task } of this.held.expired(r.now, limit)) {
-      params.key = key;
-      params.ms = task.ms;
-      params.seq = task.seq;
-      const rows = this.sql.release.all(params);
-      this.held.drop(key, task.ms, task.seq);
-      if (rows.length > 0) moved.push(this.moved(key, rows[0]));
+      const m = this.releaseHeld(key, task, r);
+      if (m) moved.push(m);
     }
+    if (moved.length < limit) this.walkLeftovers(limit - moved.length, moved);
     return moved;
+  }
+
+  /** Releases tasks the last run left in flight, walking each such key in id order, `limit` at most. */
+  private walkLeftovers(limit: number, moved: Moved[]): void {
+    let budget = limit * WALK_ROWS_PER_RESULT;
+    for (const [key, after] of this.leftovers) {
+      if (budget <= 0 || limit <= 0) return;
+      const rows = this.sql.walkKey.all(key, after.ms, after.seq, budget);
+      budget -= rows.length;
+      let last: Id | null = null;
+      for (const row of rows) {
+        if (limit <= 0) break;
+        last = row;
+        if (row.status !== STATUS.in_flight || this.held.get(key, row.ms, row.seq)) continue;
+        // Unread by the waiting order (it releases what it reads): counted already, read later.
+        const to = this.releaseLeftover(key, row);
+        if (to < 0) continue;
+        moved.push({ queue: this.nameOf(to), state: to & 1 ? "dead" : "available" });
+        limit--;
+      }
+      if (last && (rows.length > 0 && (budget <= 0 || limit <= 0))) this.leftovers.set(key, { ms: last.ms, seq: last.seq });
+      else this.leftovers.delete(key);
+    }
   }
 
   releaseConsumer(name: string, group: string, worker: string, to: "available" | "dead", giveBack: boolean, now: number, reason: string): number {
@@ -466,8 +521,7 @@ export class SqliteDriver implements Driver {
   deleteTask(name: string, id: Id): number {
     const key = this.key(name);
     const deleted = this.sql.deleteTask.all(key, id.ms, id.seq);
-    if (deleted.length > 0 && deleted[0].status === STATUS.in_flight) this.held.drop(key, id.ms, id.seq);
-    this.noLongerWaiting(key, waitingAmong(deleted));
+    this.removed(key, deleted.map((row) => ({ ms: id.ms, seq: id.seq, status: row.status })));
     return deleted.length;
   }
 
@@ -489,11 +543,11 @@ export class SqliteDriver implements Driver {
 
   /** Retention's walk of keys whose done rows are not bucketed: deletes the due ones, buckets the rest. */
   private walkUnswept(now: number, limit: number): number {
-    let budget = limit * WALK_ROWS_PER_PURGE;
+    let budget = limit * WALK_ROWS_PER_RESULT;
     let purged = 0;
     for (const [key, after] of this.retention.unswept) {
       if (budget <= 0 || purged >= limit) break;
-      const rows = this.sql.walkKey.all(key, after.ms, after.seq, Math.min(budget, limit * WALK_ROWS_PER_PURGE));
+      const rows = this.sql.walkKey.all(key, after.ms, after.seq, Math.min(budget, limit * WALK_ROWS_PER_RESULT));
       budget -= rows.length;
       for (const row of rows) {
         if (row.status !== STATUS.done || row.purge_at === null) continue;
@@ -509,16 +563,14 @@ export class SqliteDriver implements Driver {
 
   expireTtl(now: number, limit: number): Moved[] {
     const expired = this.sql.expireTtl.all(now, limit);
-    for (const row of expired) {
-      if (row.status === STATUS.in_flight) this.held.drop(row.key, row.ms, row.seq);
-      this.noLongerWaiting(row.key, waitingAmong([row]));
-    }
+    for (const row of expired) this.removed(row.key, [row]);
     return expired.map((row) => ({ queue: this.nameOf(row.key), state: STATE_OF[row.status] }));
   }
 
   nextDue(): number | null {
     let next = Infinity;
-    for (const t of [this.held.nextLease(), this.sql.nextExpiry.get()?.t, this.retention.next(Date.now())]) {
+    const now = Date.now();
+    for (const t of [this.held.nextLease(), this.sql.nextExpiry.get()?.t, this.retention.next(now), this.leftovers.size > 0 ? now : null]) {
       if (t != null && t < next) next = t;
     }
     return next === Infinity ? null : next;
@@ -527,20 +579,27 @@ export class SqliteDriver implements Driver {
   trimToLength(name: string, maxLength: number, limit: number): number {
     const key = this.key(name);
     const deleted = this.sql.trimToLength.all(key, maxLength, limit);
-    this.trimmed(key, deleted);
+    this.removed(key, deleted);
     return deleted.length;
   }
 
   trimBelowId(name: string, minId: Id, limit: number): number {
     const key = this.key(name);
     const deleted = this.sql.trimBelowId.all(key, minId.ms, minId.seq, limit);
-    this.trimmed(key, deleted);
+    this.removed(key, deleted);
     return deleted.length;
   }
 
-  private trimmed(key: number, deleted: { ms: number; seq: number; status: number }[]): void {
-    for (const row of deleted) if (row.status === STATUS.in_flight) this.held.drop(key, row.ms, row.seq);
-    this.noLongerWaiting(key, waitingAmong(deleted));
+  /**
+   * Rows of `key` were deleted: held ones leave the held set, and the waiting count drops by the
+   * rest that were waiting, counting tasks the last run left in flight (they count as waiting).
+   */
+  private removed(key: number, deleted: { ms: number; seq: number; status: number }[]): void {
+    let waiting = 0;
+    for (const row of deleted) {
+      if (isWaiting(row.status) || (row.status === STATUS.in_flight && !this.held.drop(key, row.ms, row.seq))) waiting++;
+    }
+    this.noLongerWaiting(key, waiting);
   }
 
   // --- reads ---------------------------------------------------------------------------
@@ -557,9 +616,17 @@ export class SqliteDriver implements Driver {
     return Math.min(max, this.countState(name, "available"));
   }
 
+  /**
+   * Done tasks are counted in the database; waiting and in-flight ones from memory, which also
+   * counts a task the last run left in flight as waiting until its release is written.
+   */
   countByState(name: string): Partial<Record<TaskState, number>> {
+    const key = this.key(name);
     const counts: Partial<Record<TaskState, number>> = {};
-    for (const row of this.sql.countByStatus.all(this.key(name))) counts[STATE_OF[row.status]] = row.n;
+    for (const row of this.sql.countByStatus.all(key)) counts[STATE_OF[row.status]] = row.n;
+    counts.in_flight = this.held.count(key);
+    counts[key & 1 ? "dead" : "available"] = this.waiting.get(key)?.count ?? 0;
+    for (const state of ["in_flight", "available", "dead"] as const) if (counts[state] === 0) delete counts[state];
     return counts;
   }
 
@@ -668,6 +735,9 @@ export class SqliteDriver implements Driver {
 
   /** The task's waiting-order entry goes stale; the count drops now. */
   takeWaiting(t: Takeover, from: "available" | "dead"): TaskRecord | null {
+    const key = this.key(t.queue);
+    // A task the last run left in flight counts as waiting: release it first.
+    if (this.leftovers.has(key) && !this.held.get(key, t.ms, t.seq)) this.releaseLeftover(key, t);
     const taken = this.claims.claimWaiting.get({ ...this.takeoverParams(t), from: STATUS[from] });
     if (taken) {
       this.holdTaken(this.key(t.queue), t, taken.attempts);
@@ -703,4 +773,3 @@ function takeDataDirLock(dataDir: string): Database {
 
 const FIRST_ID: Id = { ms: 0, seq: 0 };
 const isWaiting = (status: number) => status === STATUS.available || status === STATUS.dead;
-const waitingAmong = (rows: { status: number }[]) => rows.filter((row) => isWaiting(row.status)).length;

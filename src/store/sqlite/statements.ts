@@ -30,9 +30,19 @@ export interface QueueRow {
   created_at: number;
 }
 
-export interface MovedRow extends Id {
+/** A task a sweep removed, with the key it was filed under and the state it was in. */
+export interface RemovedRow extends Id {
   key: number;
   status: number;
+}
+
+export interface HeldRow extends Id {
+  key: number;
+  grp: string;
+  worker: string;
+  delivered_at: number;
+  attempts: number;
+  lease_until: number | null;
 }
 
 // A task as read: its state row `s` and its payload (same queue id, key >> 1, same task id).
@@ -42,14 +52,10 @@ export const TASK_COLUMNS = `s.ms AS ms, s.seq AS seq,
   (SELECT p.fields FROM task_payloads p WHERE p.queue_id = s.key >> 1 AND p.ms = s.ms AND p.seq = s.seq) AS fields,
   s.attempts AS attempts, s.max_attempts AS max_attempts`;
 
-// Effective max attempts for a task: its own override, else its queue's, else the default ($def).
-const MAX_ATTEMPTS_SQL = "COALESCE(max_attempts, (SELECT q.max_attempts FROM queues q WHERE q.id = task_state.key >> 1), $def)";
-// A lease that ends (nack, expiry, restart): dead-view tasks go back to dead; others go back to
-// available while attempts remain, else to dead under the dead view's key.
-const RELEASE_SET_SQL = `
-  status = CASE WHEN key & 1 OR attempts >= ${MAX_ATTEMPTS_SQL} THEN 3 ELSE 0 END,
-  key = CASE WHEN NOT key & 1 AND attempts >= ${MAX_ATTEMPTS_SQL} THEN key | 1 ELSE key END,
-  lease_until = NULL, finished_at = $now, last_error = COALESCE($reason, last_error)`;
+// Effective max attempts for a task: its own override, else its queue's, else the default (?6).
+const MAX_ATTEMPTS_SQL = "COALESCE(max_attempts, (SELECT q.max_attempts FROM queues q WHERE q.id = task_state.key >> 1), ?6)";
+// A lease that ends (nack, expiry, restart): ?4 now, ?5 the reason (NULL keeps the last one).
+const RELEASE_SET_SQL = "lease_until = NULL, finished_at = ?4, last_error = COALESCE(?5, last_error)";
 
 /** The SQL text of every statement, exported so a test can check the plans of the hot ones. */
 export const TASK_SQL = {
@@ -63,13 +69,14 @@ export const TASK_SQL = {
   saveQueueIds:
     "UPDATE queues SET last_ms = ?2, last_seq = ?3, entries_added = ?4, fields_bytes_max = ?5, max_deleted_ms = ?6, max_deleted_seq = ?7 WHERE id = ?1",
   saveQueueSettings: "UPDATE queues SET visibility_timeout_ms = ?2, max_attempts = ?3, retention_ms = ?4 WHERE id = ?1",
-  // Every waiting and in-flight task, in key order (waiting.ts, held.ts): read at start and after
-  // a rollback. Done rows are skipped here; retention walks them later (retention.ts).
-  liveScan: "SELECT key, ms, seq, status FROM task_state WHERE status <> 2",
-  // What held.ts keeps of an in-flight task (rebuilt after a rollback).
-  heldRow: "SELECT grp, worker, delivered_at, attempts, lease_until FROM task_state WHERE key = ?1 AND ms = ?2 AND seq = ?3",
-  // One key's waiting tasks in id order: reloads a key whose order filled with stale entries.
-  waitingOf: "SELECT ms, seq FROM task_state WHERE key = ?1 AND (status = 0 OR status = 3)",
+  // At start: each key's waiting tasks, counting those in flight (a restart ends every lease),
+  // and how many of them are in flight. One walk of the table in key order, in SQLite.
+  countAtStart: "SELECT key, count(*) AS n, sum(status = 1) AS held FROM task_state WHERE status <> 2 GROUP BY key",
+  // After a rollback: each key's waiting tasks, and every task in flight (held.ts is rebuilt).
+  countWaiting: "SELECT key, count(*) AS n FROM task_state WHERE status = 0 OR status = 3 GROUP BY key",
+  heldScan: "SELECT key, ms, seq, grp, worker, delivered_at, attempts, lease_until FROM task_state WHERE status = 1",
+  // The next live rows of one key after ?2-?3, in id order (waiting.ts reads its ids from here).
+  liveAfter: "SELECT ms, seq, status FROM task_state WHERE key = ?1 AND (ms, seq) > (?2, ?3) AND status <> 2 ORDER BY ms, seq LIMIT ?4",
   // A task's payload size (claims of fat tasks are bounded by reply bytes): ?1 queue id.
   payloadSize: "SELECT length(CAST(fields AS BLOB)) AS bytes FROM task_payloads WHERE queue_id = ?1 AND ms = ?2 AND seq = ?3",
   // Pushes: multi-row INSERTs, each followed by one (?, ?, ?, ?, ?) per task (driver.ts writePushes).
@@ -84,9 +91,13 @@ export const TASK_SQL = {
   ack: `UPDATE task_state SET status = 2, lease_until = NULL, finished_at = ?4, purge_at = ?5
        WHERE key = ?1 AND ms = ?2 AND seq = ?3 AND status = 1`,
   deleteInFlight: "DELETE FROM task_state WHERE key = ?1 AND ms = ?2 AND seq = ?3 AND status = 1",
-  release: `UPDATE task_state SET ${RELEASE_SET_SQL}
-       WHERE key = $key AND ms = $ms AND seq = $seq AND status = 1
-       RETURNING key, ms, seq, status`,
+  // A released task waits again under its key (dead-view tasks as dead) while attempts remain;
+  // else releaseToDead moves it to the dead view's key. Two statements, since an UPDATE that may
+  // change the key rewrites every row it touches as a delete and an insert (twice the time).
+  releaseToWaiting: `UPDATE task_state SET status = CASE WHEN key & 1 THEN 3 ELSE 0 END, ${RELEASE_SET_SQL}
+       WHERE key = ?1 AND ms = ?2 AND seq = ?3 AND status = 1 AND (key & 1 OR attempts < ${MAX_ATTEMPTS_SQL})`,
+  releaseToDead: `UPDATE task_state SET status = 3, key = key | 1, ${RELEASE_SET_SQL}
+       WHERE key = ?1 AND ms = ?2 AND seq = ?3 AND status = 1 AND NOT key & 1`,
   // XGROUP DELCONSUMER: one of the consumer's tasks goes back ($back: available, or dead on a
   // dead view) and the withdrawn delivery is not counted ($giveBack 1, or 0 where claims count none).
   releaseWithdrawn: `UPDATE task_state SET status = $back, attempts = max(attempts - $giveBack, 0),
@@ -132,21 +143,23 @@ export function prepareAll(db: Database) {
     insertQueue: q<{ id: number }>(TASK_SQL.insertQueue),
     saveQueueIds: q(TASK_SQL.saveQueueIds),
     saveQueueSettings: q(TASK_SQL.saveQueueSettings),
-    liveScan: q<{ key: number; ms: number; seq: number; status: number }>(TASK_SQL.liveScan),
-    heldRow: q<{ grp: string; worker: string; delivered_at: number; attempts: number; lease_until: number | null }>(TASK_SQL.heldRow),
-    waitingOf: q<{ ms: number; seq: number }>(TASK_SQL.waitingOf),
+    countAtStart: q<{ key: number; n: number; held: number }>(TASK_SQL.countAtStart),
+    countWaiting: q<{ key: number; n: number }>(TASK_SQL.countWaiting),
+    heldScan: q<HeldRow>(TASK_SQL.heldScan),
+    liveAfter: q<{ ms: number; seq: number; status: number }>(TASK_SQL.liveAfter),
     payloadSize: q<{ bytes: number }>(TASK_SQL.payloadSize),
     claimRow: q(TASK_SQL.claimRow),
     task: q<TaskRow>(TASK_SQL.task),
     ack: q(TASK_SQL.ack),
     deleteInFlight: q(TASK_SQL.deleteInFlight),
-    release: q<MovedRow>(TASK_SQL.release),
+    releaseToWaiting: q(TASK_SQL.releaseToWaiting),
+    releaseToDead: q(TASK_SQL.releaseToDead),
     releaseWithdrawn: q(TASK_SQL.releaseWithdrawn),
     deleteTask: q<{ status: number }>(TASK_SQL.deleteTask),
     taskStatus: q<{ status: number }>(TASK_SQL.taskStatus),
     purgeRange: q(TASK_SQL.purgeRange),
     walkKey: q<{ ms: number; seq: number; status: number; purge_at: number | null }>(TASK_SQL.walkKey),
-    expireTtl: q<MovedRow>(TASK_SQL.expireTtl),
+    expireTtl: q<RemovedRow>(TASK_SQL.expireTtl),
     nextExpiry: q<{ t: number | null }>(TASK_SQL.nextExpiry),
     countByStatus: q<{ status: number; n: number }>(TASK_SQL.countByStatus),
     firstTask: q<TaskRow>(TASK_SQL.firstTask),

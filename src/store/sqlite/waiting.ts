@@ -1,7 +1,11 @@
 // The waiting tasks of each key in delivery order, held in memory by the SQLite driver so a
 // claim updates rows by key instead of searching an index for "the next waiting task" (that
-// search and the index it needs were a third of the server's CPU: docs/storage.md). Rebuilt
-// from one scan of task_state at start and after a rollback.
+// search and the index it needs were a third of the server's CPU: docs/storage.md).
+//
+// Read lazily: at start (and after a rollback) only each key's count is known, and ids are read
+// from task_state in id order, a chunk at a time, as claims reach them (a keyed range read). A
+// key with a backlog keeps one chunk in memory, not the backlog; once a key's rows are all read,
+// pushes append here and keep their payloads.
 //
 // Entries may go stale (a waiting task deleted by XDEL, a trim or a ttl, or taken by XCLAIM
 // FORCE): the claim's UPDATE checks the row is still waiting and skips it otherwise, so a stale
@@ -31,8 +35,19 @@ export interface WaitingId {
   cached?: CachedTask;
 }
 
-/** task_state's status code of an in-flight row (statements.ts STATUS). */
-const IN_FLIGHT = 1;
+/**
+ * Reads the waiting ids of one key after `after`, in id order, from `limit` rows; `last` is the
+ * last row read, or null when fewer than `limit` were left (every row is read).
+ */
+export type WaitingLoader = (key: number, after: Id, limit: number) => { ids: Id[]; last: Id | null };
+
+type Id = { ms: number; seq: number };
+
+/** Rows a load reads at a time. */
+const LOAD_ROWS = 1024;
+
+/** Where a key's unread rows start: before every id. */
+const BEFORE_ALL: Id = { ms: -1, seq: 0 };
 
 /** Stale entries a key may carry beyond its live ones before it is reloaded (WaitingOrders.removed). */
 const STALE_ENTRIES_MIN = 1024;
@@ -46,10 +61,33 @@ export class WaitingOrder {
   private tail = 0;
   /** Ids that came back (nack, expiry, restart) or died out of order, smallest first. */
   private readonly returned: { ms: number; seq: number }[] = [];
-  /** Exact count of waiting rows (stale entries are not counted). */
+  /** Exact count of waiting rows, read or not (stale entries are not counted). */
   count = 0;
+  /** The last row read from the database; null once all are read (pushes then append here). */
+  private unreadAfter: Id | null = null;
 
-  constructor(private readonly budget: CacheBudget) {}
+  constructor(
+    private readonly budget: CacheBudget,
+    private readonly key = 0,
+    private readonly loader: WaitingLoader | null = null,
+  ) {}
+
+  /** Forgets the ids in memory: they are read again from the database as claims reach them. */
+  unload(): void {
+    this.dropCache();
+    this.head = this.tail = 0;
+    this.returned.length = 0;
+    this.unreadAfter = this.loader ? BEFORE_ALL : null;
+  }
+
+  /** Reads the next chunk of ids; false when every row was read already. */
+  private loadMore(): boolean {
+    if (!this.unreadAfter || !this.loader) return false;
+    const { ids, last } = this.loader(this.key, this.unreadAfter, LOAD_ROWS);
+    this.unreadAfter = last;
+    for (const id of ids) this.append(id.ms, id.seq, undefined);
+    return true;
+  }
 
   get entries(): number {
     return this.tail - this.head + this.returned.length;
@@ -57,6 +95,9 @@ export class WaitingOrder {
 
   /** Adds an id that is waiting now; a pushed task's payload may come along (kept if the budget allows). */
   add(ms: number, seq: number, task?: CachedTask): void {
+    const unread = this.unreadAfter;
+    // Past the rows read so far: it is read in its turn (the driver writes pushes before any read).
+    if (unread && (ms > unread.ms || (ms === unread.ms && seq > unread.seq))) return;
     const last = this.tail - 1;
     if (this.tail === this.head || ms > this.ms[last] || (ms === this.ms[last] && seq > this.seq[last])) this.append(ms, seq, task);
     else heapPush(this.returned, { ms, seq });
@@ -102,6 +143,8 @@ export class WaitingOrder {
 
   /** Removes and returns the smallest id (with its cached payload, if any), or null when none is left. */
   shift(): WaitingId | null {
+    // Unread rows all come after the ring's ids, and may come before a returned one.
+    while (this.head === this.tail && this.loadMore());
     const top = this.returned[0];
     if (this.head < this.tail) {
       const ms = this.ms[this.head];
@@ -125,6 +168,7 @@ export class WaitingOrder {
 
   /** The next `n` ids in order, without taking them. */
   peek(n: number): { ms: number; seq: number }[] {
+    while (this.tail - this.head < n && this.loadMore());
     const fromHeap = [...this.returned].sort(compare).slice(0, n);
     const out: { ms: number; seq: number }[] = [];
     let h = 0;
@@ -175,30 +219,21 @@ export class WaitingOrders {
   private orders = new Map<number, WaitingOrder>();
   private budget: CacheBudget;
 
-  constructor(private readonly cacheBytesMax: number) {
+  constructor(
+    private readonly cacheBytesMax: number,
+    private readonly loader: WaitingLoader,
+  ) {
     this.budget = new CacheBudget(cacheBytesMax);
   }
 
-  /**
-   * Starts over from rows in key order (start-up, or after a rollback): waiting ones (available,
-   * or dead) are ordered; in-flight ones go to `inFlight`.
-   */
-  load(rows: Iterable<{ key: number; ms: number; seq: number; status: number }>, inFlight: (row: { key: number; ms: number; seq: number }) => void): void {
+  /** Starts over from each key's count of waiting rows (start-up, or after a rollback); ids are read as claims need them. */
+  load(counts: Iterable<{ key: number; n: number }>): void {
     this.orders = new Map();
     this.budget = new CacheBudget(this.cacheBytesMax);
-    let order: WaitingOrder | undefined;
-    let orderKey = -1;
-    for (const row of rows) {
-      if (row.status === IN_FLIGHT) {
-        inFlight(row);
-        continue;
-      }
-      if (row.key !== orderKey) {
-        orderKey = row.key;
-        order = this.of(orderKey);
-      }
-      order!.add(row.ms, row.seq);
-      order!.count++;
+    for (const { key, n } of counts) {
+      const order = this.of(key);
+      order.count = n;
+      order.unload();
     }
   }
 
@@ -210,7 +245,7 @@ export class WaitingOrders {
   of(key: number): WaitingOrder {
     let order = this.orders.get(key);
     if (!order) {
-      order = new WaitingOrder(this.budget);
+      order = new WaitingOrder(this.budget, key, this.loader);
       this.orders.set(key, order);
     }
     return order;
@@ -235,14 +270,9 @@ export class WaitingOrders {
     return order.entries - order.count > order.count + STALE_ENTRIES_MIN;
   }
 
-  /** Replaces one key's order with its waiting rows, in id order (dropping stale entries and cached payloads). */
-  reload(key: number, rows: Iterable<{ ms: number; seq: number }>): void {
-    this.forget(key);
-    const order = this.of(key);
-    for (const row of rows) {
-      order.add(row.ms, row.seq);
-      order.count++;
-    }
+  /** Drops one key's ids from memory (stale entries with them); they are read again as claims need them. */
+  reload(key: number): void {
+    this.orders.get(key)?.unload();
   }
 
   /** The key's tasks are all gone (DEL). */
