@@ -20,6 +20,7 @@ export interface ServerConfig {
   maxAttempts: number;
   retentionMs: number;
   durability: Durability;
+  claimWriteDelayMs: number;
   allowPublic: boolean;
   tlsCert: string | null;
   tlsKey: string | null;
@@ -108,6 +109,10 @@ export const OPTIONS: Option[] = [
   {
     flag: "retention-seconds", key: "retentionMs", parse: duration(0), default: 3_600_000, shown: formatDuration(3_600_000),
     hint: "DURATION", description: "Default time done tasks are kept.",
+  },
+  {
+    flag: "claim-write-delay", key: "claimWriteDelayMs", parse: duration(0), default: 1_000, shown: formatDuration(1_000),
+    hint: "DURATION", description: "How long a claim may live in memory only before it is written (0: at once).",
   },
   {
     flag: "durability", key: "durability", default: "full", hint: "full|normal",

@@ -111,7 +111,7 @@ export function openServer(config: ServerConfig, version: string, log = (m: stri
     : undefined;
   if (tls) checkTlsFiles(tls, config);
   const engine = new Engine({
-    driver: openStorage({ dataDir, durability: config.durability, progress: log }),
+    driver: openStorage({ dataDir, durability: config.durability, claimWriteDelayMs: config.claimWriteDelayMs, progress: log }),
     visibilityTimeoutMs: config.visibilityTimeoutMs,
     maxAttempts: config.maxAttempts,
     retentionMs: config.retentionMs,

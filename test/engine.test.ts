@@ -21,22 +21,25 @@ afterEach(() => {
   for (const d of dirs.splice(0)) removeDir(d);
 });
 
-function setup(options: Partial<Omit<EngineOptions, "driver">> & { dataDir?: string } = {}): ReturnType<typeof setupOn> {
+type SetupOptions = Partial<Omit<EngineOptions, "driver">> & { dataDir?: string; claimWriteDelayMs?: number };
+
+function setup(options: SetupOptions = {}): ReturnType<typeof setupOn> {
   return setupOn(current, options);
 }
 
 let current: DriverUnderTest = DRIVERS[0];
 
-function setupOn(store: DriverUnderTest, options: Partial<Omit<EngineOptions, "driver">> & { dataDir?: string } = {}) {
+function setupOn(store: DriverUnderTest, options: SetupOptions = {}) {
   const dataDir = options.dataDir ?? tempDir();
   if (!options.dataDir) dirs.push(dataDir);
+  const { claimWriteDelayMs, ...engineOptions } = options;
   const engine = new Engine({
-    driver: store.open(dataDir),
+    driver: store.open(dataDir, claimWriteDelayMs),
     visibilityTimeoutMs: 30_000,
     maxAttempts: 3,
     retentionMs: 3_600_000,
     blockedClientsMax: 100,
-    ...options,
+    ...engineOptions,
   });
   engines.push(engine);
   /** Runs fn in one turn and commits it, like one event-loop turn of the server. */
@@ -142,7 +145,8 @@ for (const driver of DRIVERS) {
     });
 
     test("restart recovery returns in-flight tasks to available, or dead when out of attempts", async () => {
-      const first = setup({ maxAttempts: 2 });
+      // Claims written in their turn: a crash then forgets no attempt.
+      const first = setup({ maxAttempts: 2, claimWriteDelayMs: 0 });
       first.push("q", "f", "1");
       first.push("q", "f", "2");
       first.pop("q");
@@ -161,10 +165,37 @@ for (const driver of DRIVERS) {
       expect(engine.counts("q").in_flight).toBe(0);
     });
 
+    test("a claim lives in memory until its ack or the delay: a crash before then forgets that delivery's attempt", async () => {
+      const first = setup({ claimWriteDelayMs: 150 });
+      first.push("q", "n", "1");
+      first.push("q", "n", "2");
+      const popped = first.pop("q", 2);
+      expect(popped.map((t) => t.attempts)).toEqual([1, 1]);
+      const rows = () => {
+        const db = new Database(join(first.dataDir, "ezra.db"), { readonly: true });
+        const out = db.query("SELECT status, attempts, worker FROM tasks ORDER BY ms, seq").all();
+        db.close();
+        return out;
+      };
+      // Not written yet: the file still shows both waiting, never delivered.
+      expect(rows()).toEqual([
+        { status: "available", attempts: 0, worker: null },
+        { status: "available", attempts: 0, worker: null },
+      ]);
+      expect(first.engine.counts("q")).toEqual({ available: 0, in_flight: 2, done: 0, dead: 0 });
+      // The ack writes the whole claim with it.
+      first.turn(() => first.engine.ack("q", [popped[0].id]));
+      expect(rows()[0]).toEqual({ status: "done", attempts: 1, worker: "c" });
+      // The timer writes the other one once it is older than the delay.
+      const deadline = Date.now() + 5000;
+      while ((rows()[1] as { status: string }).status !== "in_flight" && Date.now() < deadline) await Bun.sleep(20);
+      expect(rows()[1]).toEqual({ status: "in_flight", attempts: 1, worker: "c" });
+    });
+
     test("after a restart a claim reads tasks left in flight in id order, releasing each", () => {
       const first = setup({ maxAttempts: 2 });
       for (let i = 1; i <= 5; i++) first.push("q", "n", String(i));
-      first.pop("q", 3); // 1-3 in flight at the crash
+      first.pop("q", 3); // 1-3 in flight at the crash (their claims held in memory only)
       const { engine, pop } = first.reopen();
       // Claimed before the timer ran: the claim itself releases what it reads.
       const got = pop("q", 10).map((t) => t.fields[1]);
@@ -228,7 +259,7 @@ for (const driver of DRIVERS) {
     });
 
     test.skipIf(!driver.sqliteFile)("the database is readable: tasks table with queue, status text and JSON fields", () => {
-      const { engine, dataDir, push, pop } = setup();
+      const { engine, dataDir, push, pop } = setup({ claimWriteDelayMs: 0 });
       push("emails", "to", "a@example.com");
       pop("emails");
       engine.turn.finish();

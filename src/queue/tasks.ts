@@ -188,7 +188,7 @@ export class Tasks {
     if (rows.length === 0) return [];
     this.touchConsumer(key, group, consumer, true);
     if (noack) this.dueBy(dead ? now : now + retentionMs);
-    else this.dueBy(now + visibilityTimeoutMs);
+    else this.dueBy(now + Math.min(visibilityTimeoutMs, this.driver.claimWriteDelayMs || Infinity));
     return toEntries(rows, maxAttempts);
   }
 

@@ -122,7 +122,8 @@ export class Turn {
         this.failure = this.driver.failureOf(err) ?? (err as Error);
       }
     }
-    if (this.failure && this.driver.inTransaction) {
+    if (this.failure) {
+      // Also when the database rolled back by itself: the driver undoes what it keeps in memory.
       try {
         this.driver.rollback();
       } catch {

@@ -113,7 +113,7 @@ const WRITES = {
  * method added to the interface fails to compile until someone decides whether it bumps.
  */
 const PASS_THROUGH = [
-  "location", "begin", "commit", "rollback", "inTransaction", "wroteSinceBegin", "failureOf", "close",
+  "location", "claimWriteDelayMs", "begin", "commit", "rollback", "inTransaction", "wroteSinceBegin", "failureOf", "close",
   "queues", "groupNames", "saveQueueProgress",
   "consumerSeenAt", "saveSeenAt", "consumers", "consumerCount",
   "nextSizes", "taskState", "purgeDone", "nextDue",

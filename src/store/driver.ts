@@ -142,6 +142,11 @@ export class StorageError extends Error {
 export interface Driver {
   /** Where the data lives, as a user would look for it (the startup report names it). */
   readonly location: string;
+  /**
+   * How long a delivery may be held in memory only before nextDue() asks for the timer to write
+   * it (0: deliveries are written in their turn). The engine keeps the timer due by then.
+   */
+  readonly claimWriteDelayMs: number;
 
   // --- the turn: one transaction -------------------------------------------------------
   begin(): void;

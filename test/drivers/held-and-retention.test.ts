@@ -13,6 +13,7 @@ const task = (ms: number, seq: number, over: Partial<{ group: string; worker: st
   deliveredAt: 0,
   attempts: 1,
   leaseUntil: over.leaseUntil === undefined ? 1000 + ms : over.leaseUntil,
+  written: true,
 });
 
 test("held tasks: per group in id order whatever the order of claims, counted exactly", () => {

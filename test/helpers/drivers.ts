@@ -5,11 +5,12 @@ import { openStorage } from "../../src/store/open.ts";
 
 export interface DriverUnderTest {
   name: string;
-  open(dataDir: string): Driver;
+  /** `claimWriteDelayMs`: how long claims live in memory only (0: written in their turn). */
+  open(dataDir: string, claimWriteDelayMs?: number): Driver;
   /** The store is an SQLite file ezra.db in the data dir, readable with bun:sqlite. */
   sqliteFile: boolean;
 }
 
 export const DRIVERS: DriverUnderTest[] = [
-  { name: "sqlite", open: (dataDir) => openStorage({ dataDir, durability: "normal" }), sqliteFile: true },
+  { name: "sqlite", open: (dataDir, claimWriteDelayMs) => openStorage({ dataDir, durability: "normal", claimWriteDelayMs }), sqliteFile: true },
 ];

@@ -242,9 +242,12 @@ export function lifecycleSuite(adapter: ClientAdapter): void {
           server = await startEzra({ dataDir, args: SERVER_ARGS });
           client = await connect(server.port);
           expect(await client.length(q)).toBe(4);
+          // A clean stop writes every delivery; a kill -9 within --claim-write-delay (1 s) of
+          // the delivery forgets it, so that attempt is not counted (docs/reliability.md).
+          const before = how === "SIGTERM" ? 1 : 0;
           expect(await client.pop(q, { count: 10 })).toEqual([
-            { id: ids[1], fields: delivered([["job", "j1"]], 2) },
-            { id: ids[2], fields: delivered([["job", "j2"]], 2) },
+            { id: ids[1], fields: delivered([["job", "j1"]], before + 1) },
+            { id: ids[2], fields: delivered([["job", "j2"]], before + 1) },
             { id: ids[3], fields: delivered([["job", "j3"]], 1) },
             { id: ids[4], fields: delivered([["job", "j4"]], 1) },
           ]);

@@ -35,7 +35,7 @@ import { prepareAll, type QueueRow, STATE_OF, STATUS, type Statements } from "./
 import { type HeldTask, HeldTasks } from "./held.ts";
 import { PushWriter } from "./pushes.ts";
 import { RetentionBuckets } from "./retention.ts";
-import { WaitingOrders } from "./waiting.ts";
+import { type WaitingId, WaitingOrders } from "./waiting.ts";
 
 /** Payloads of pushed, not yet claimed tasks held in memory (waiting.ts), across all queues. */
 const PAYLOAD_CACHE_BYTES_MAX = 16 * 1024 * 1024;
@@ -43,6 +43,8 @@ const PAYLOAD_CACHE_BYTES_MAX = 16 * 1024 * 1024;
 const WAL_BYTES_KEPT = 64 * 1024 * 1024;
 /** What a cached task costs beside its payload (the entry object and its slot; UTF-16 strings count 2 bytes a character). */
 const CACHED_TASK_OVERHEAD_BYTES = 80;
+/** Default time a claim stays in memory only before it is written (docs/storage.md). */
+export const CLAIM_WRITE_DELAY_MS = 1000;
 /** Rows a background walk (retention's, or the release of tasks left in flight) reads per row it may change. */
 const WALK_ROWS_PER_RESULT = 10;
 
@@ -78,7 +80,11 @@ export class SqliteDriver implements Driver {
   private readonly retention = new RetentionBuckets();
   private readonly pushes: PushWriter;
 
-  constructor(dataDir: string, durability: Durability, progress: (line: string) => void = () => {}) {
+  /** How long a claim may stay in memory only (held.ts) before the timer writes it; 0: at once. */
+  readonly claimWriteDelayMs: number;
+
+  constructor(dataDir: string, durability: Durability, progress: (line: string) => void = () => {}, claimWriteDelayMs = CLAIM_WRITE_DELAY_MS) {
+    this.claimWriteDelayMs = claimWriteDelayMs;
     if (!existsSync(dataDir) || !statSync(dataDir).isDirectory()) {
       throw new StorageError("NOT_A_DIRECTORY", `data dir ${dataDir} does not exist or is not a directory`);
     }
@@ -133,11 +139,13 @@ export class SqliteDriver implements Driver {
   begin(): void {
     this.sql.begin.run();
     this.changesAtBegin = this.totalChanges();
+    this.held.beginTurn();
   }
 
   commit(durable: boolean): boolean {
     const wrote = this.wroteSinceBegin();
     this.sql.commit.run();
+    this.held.endTurn();
     // A transaction that changed no row leaves the WAL untouched (no write, no fsync: measured
     // with strace); it must not wake the checkpoint thread either.
     if (wrote) {
@@ -163,8 +171,10 @@ export class SqliteDriver implements Driver {
     }
   }
 
+  /** Undoes the turn, in the database and in what is held in memory. Safe when SQLite already rolled back. */
   rollback(): void {
     this.pushes.drop();
+    this.held.undoTurn();
     if (this.db.inTransaction) this.sql.rollback.run();
   }
 
@@ -189,11 +199,29 @@ export class SqliteDriver implements Driver {
   }
 
   close(): void {
+    this.writeAllClaims();
     if (this.walFd >= 0) closeSync(this.walFd);
     this.walFd = -1;
     this.checkpointer.close();
     this.db.close();
     this.lock.close();
+  }
+
+  /**
+   * A clean stop writes the claims still held in memory only, so a restart after SIGTERM counts
+   * every delivery (closing the last connection checkpoints and syncs them). A failure leaves
+   * the file as consistent as a crash would: those deliveries are forgotten.
+   */
+  private writeAllClaims(): void {
+    const pending = this.held.unwrittenSince(Infinity, Infinity);
+    if (pending.length === 0 || this.db.inTransaction) return;
+    try {
+      this.db.transaction(() => {
+        for (const { key, task } of pending) this.writeHeldClaim(key, task);
+      })();
+    } catch {
+      // Nothing to undo: the transaction rolled back whole.
+    }
   }
 
   // --- start-up ------------------------------------------------------------------------
@@ -203,26 +231,25 @@ export class SqliteDriver implements Driver {
    * task_state (ids are read later, as claims reach them: waiting.ts), retention marked to walk
    * every key. At start (`recovery`) tasks left in flight count as waiting: each is released when
    * a claim reads it or the background walk reaches it (releaseExpired), so the start writes
-   * nothing. After a rollback the in-flight rows are read back into the held set instead.
+   * nothing. After a rollback the held set is kept (rollback() restored it).
    */
   queues(recovery: Release | null): QueueRecord[] {
     try {
       const rows = this.sql.allQueues.all() as QueueRow[];
       this.ids = new Map(rows.map((row) => [row.name, row.id]));
       this.names = new Map(rows.map((row) => [row.id, row.name]));
-      this.held.clear();
       this.leftovers.clear();
       if (recovery) {
+        this.held.clear();
         this.restart = recovery;
         const counts = this.sql.countAtStart.all();
         this.waiting.load(counts);
         for (const c of counts) if (c.held > 0) this.leftovers.set(c.key, { ms: -1, seq: 0 });
       } else {
-        this.waiting.load(this.sql.countWaiting.all());
-        for (const row of this.sql.heldScan.iterate()) {
-          const { key, ms, seq } = row;
-          this.held.hold(key, { ms, seq, group: row.grp, worker: row.worker, deliveredAt: row.delivered_at, attempts: row.attempts, leaseUntil: row.lease_until });
-        }
+        // After a rollback the held set is as before the turn (held.ts journals it), and claims
+        // not written yet still read as waiting rows: count those out.
+        const unwritten = this.held.unwrittenCounts();
+        this.waiting.load(this.sql.countWaiting.all().map((c) => ({ key: c.key, n: c.n - (unwritten.get(c.key) ?? 0) })));
       }
       this.retention.reset(rows.flatMap((row) => [row.id * 2, row.id * 2 + 1]));
       return rows.map((row) => ({
@@ -249,8 +276,9 @@ export class SqliteDriver implements Driver {
     const rows = this.sql.liveAfter.all(key, after.ms, after.seq, limit);
     const ids: Id[] = [];
     for (const row of rows) {
-      if (row.status !== STATUS.in_flight) ids.push(row);
-      else if (!this.held.get(key, row.ms, row.seq) && this.releaseLeftover(key, row) === key) ids.push(row);
+      // Held (its claim may not be written yet, so the row can read as waiting): not waiting.
+      if (this.held.get(key, row.ms, row.seq)) continue;
+      if (row.status !== STATUS.in_flight || this.releaseLeftover(key, row) === key) ids.push(row);
     }
     const last = rows.length < limit ? null : rows[rows.length - 1];
     return { ids, last: last && { ms: last.ms, seq: last.seq } };
@@ -261,7 +289,7 @@ export class SqliteDriver implements Driver {
    * key's; a task that dies moves to the dead view (count and order). Returns its new key.
    */
   private releaseLeftover(key: number, id: Id): number {
-    const to = this.releaseRow(key, id, this.restart);
+    const to = this.releaseRow(key, id, this.restart, null);
     if (to >= 0 && to !== key) {
       this.waiting.removed(key, 1);
       this.waiting.add(to, id.ms, id.seq);
@@ -269,10 +297,16 @@ export class SqliteDriver implements Driver {
     return to;
   }
 
-  /** Ends one lease in the database: the key the task now waits under, or -1 if it was not in flight. */
-  private releaseRow(key: number, id: Id, r: Release): number {
-    if (this.sql.releaseToWaiting.run(key, id.ms, id.seq, r.now, r.reason, r.defaultMaxAttempts).changes > 0) return key;
-    if (this.sql.releaseToDead.run(key, id.ms, id.seq, r.now, r.reason).changes > 0) return key | 1;
+  /**
+   * Ends one lease in the database: the key the task now waits under, or -1 if it was not in
+   * flight. `held`: the claim as held in memory (written or not); null for a task the last run
+   * left in flight, whose row must still read in flight.
+   */
+  private releaseRow(key: number, id: Id, r: Release, held: HeldTask | null): number {
+    const args = [key, id.ms, id.seq, r.now, r.reason, r.defaultMaxAttempts, held?.attempts ?? null, held ? 1 : 0,
+      held?.worker ?? null, held?.group ?? null, held?.deliveredAt ?? null] as const;
+    if (this.sql.releaseToWaiting.run(...args).changes > 0) return key;
+    if (this.sql.releaseToDead.run(...args).changes > 0) return key | 1;
     return -1;
   }
 
@@ -299,9 +333,10 @@ export class SqliteDriver implements Driver {
   }
 
   /** Ends a held task's lease: no longer held, back in the waiting order of its (new) key, and reported. */
-  private releaseHeld(key: number, id: Id, r: Release): Moved | null {
-    this.held.drop(key, id.ms, id.seq);
-    const to = this.releaseRow(key, id, r);
+  private releaseHeld(key: number, task: HeldTask, r: Release): Moved | null {
+    this.held.drop(key, task.ms, task.seq);
+    const id = { ms: task.ms, seq: task.seq };
+    const to = this.releaseRow(key, id, r, task);
     if (to < 0) return null;
     this.waiting.add(to, id.ms, id.seq);
     return { queue: this.nameOf(to), state: to & 1 ? "dead" : "available" };
@@ -408,27 +443,56 @@ export class SqliteDriver implements Driver {
     const order = this.waiting.get(key);
     const tasks: TaskRecord[] = [];
     if (!order) return tasks;
-    const status = STATUS[d.state];
     const holds = d.state === "in_flight";
-    const { claimRow, task } = this.sql;
+    const { task, waitingTask } = this.sql;
     while (tasks.length < count && order.count > 0) {
       const id = order.shift();
       if (!id) break;
-      const updated = claimRow.run(key, id.ms, id.seq, status, d.attemptsAdded, d.worker, d.group, d.leaseUntil, d.deliveredAt, d.finishedAt, d.purgeAt);
-      if (updated.changes === 0) continue; // a stale entry: deleted or taken since it was queued
+      // A stale entry (its task is held already: taken and given back, read twice) is skipped.
+      if (this.held.get(key, id.ms, id.seq)) continue;
+      let claimed: TaskRecord | null;
+      if (!holds) claimed = this.deliverDone(key, id, d);
+      else if (id.cached && !order.maybeStale) {
+        // Pushed since the start and never delivered: its attempts are this delivery's.
+        claimed = { ms: id.ms, seq: id.seq, fields: id.cached.fields, attempts: d.attemptsAdded, max_attempts: id.cached.maxAttempts };
+      } else {
+        // Read back (payload, attempts), and only while it still waits: an entry may be stale.
+        const row = order.maybeStale ? waitingTask.get(key, id.ms, id.seq) : task.get(key, id.ms, id.seq);
+        claimed = row && { ...row, attempts: row.attempts + d.attemptsAdded };
+      }
+      if (!claimed) continue;
       order.count--;
-      // A cached task was never delivered: its attempts are this delivery's.
-      const { cached } = id;
-      const claimed = cached
-        ? { ms: id.ms, seq: id.seq, fields: cached.fields, attempts: d.attemptsAdded, max_attempts: cached.maxAttempts }
-        : task.get(key, id.ms, id.seq)!;
       tasks.push(claimed);
-      if (holds) {
-        const { worker, group, deliveredAt, leaseUntil } = d;
-        this.held.hold(key, { ms: id.ms, seq: id.seq, group, worker, deliveredAt, attempts: claimed.attempts, leaseUntil });
-      } else if (d.purgeAt !== null) this.retention.add(key, id.ms, d.purgeAt);
+      if (holds) this.holdClaim(key, claimed, d);
     }
     return tasks;
+  }
+
+  /**
+   * A claim is held in memory only, and written later (its ack, its release, or the timer once
+   * it is older than the claim write delay): most tasks are acked first, so their claim costs no
+   * statement. What a crash costs is the attempt of each delivery not written yet (docs/reliability.md).
+   */
+  private holdClaim(key: number, claimed: TaskRecord, d: Delivery): void {
+    const { worker, group, deliveredAt, leaseUntil } = d;
+    const held = this.held.hold(key, { ms: claimed.ms, seq: claimed.seq, group, worker, deliveredAt, attempts: claimed.attempts, leaseUntil, written: false });
+    if (this.claimWriteDelayMs === 0) this.writeHeldClaim(key, held);
+  }
+
+  private writeHeldClaim(key: number, held: HeldTask): void {
+    this.sql.writeClaim.run(key, held.ms, held.seq, held.attempts, held.worker, held.group, held.leaseUntil, held.deliveredAt);
+    this.held.markWritten(key, held);
+  }
+
+  /** A delivery that acks as it delivers (NOACK, LPOP): written at once, done. */
+  private deliverDone(key: number, id: WaitingId, d: Delivery): TaskRecord | null {
+    const updated = this.sql.claimRow.run(key, id.ms, id.seq, STATUS[d.state], d.attemptsAdded, d.worker, d.group, d.leaseUntil, d.deliveredAt, d.finishedAt, d.purgeAt);
+    if (updated.changes === 0) return null; // a stale entry: deleted or taken since it was queued
+    if (d.purgeAt !== null) this.retention.add(key, id.ms, d.purgeAt);
+    const { cached } = id;
+    return cached
+      ? { ms: id.ms, seq: id.seq, fields: cached.fields, attempts: d.attemptsAdded, max_attempts: cached.maxAttempts }
+      : this.sql.task.get(key, id.ms, id.seq);
   }
 
   nextSizes(name: string, _from: "available" | "dead", count: number): number[] {
@@ -445,10 +509,13 @@ export class SqliteDriver implements Driver {
     const key = this.key(name);
     let acked = 0;
     for (const id of ids) {
-      if (!this.held.drop(key, id.ms, id.seq)) continue;
-      if (purgeAt === null) acked += this.sql.deleteInFlight.run(key, id.ms, id.seq).changes;
+      const held = this.held.get(key, id.ms, id.seq);
+      if (!held) continue;
+      this.held.drop(key, id.ms, id.seq);
+      if (purgeAt === null) acked += this.sql.deleteKeyed.run(key, id.ms, id.seq).changes;
       else {
-        acked += this.sql.ack.run(key, id.ms, id.seq, finishedAt, purgeAt).changes;
+        // The claim itself may never have been written: its columns come along.
+        acked += this.sql.ack.run(key, id.ms, id.seq, held.attempts, held.worker, held.group, held.deliveredAt, finishedAt, purgeAt).changes;
         this.retention.add(key, id.ms, purgeAt);
       }
     }
@@ -457,7 +524,8 @@ export class SqliteDriver implements Driver {
 
   release(name: string, id: Id, r: Release): Moved | null {
     const key = this.key(name);
-    return this.held.get(key, id.ms, id.seq) ? this.releaseHeld(key, id, r) : null;
+    const held = this.held.get(key, id.ms, id.seq);
+    return held ? this.releaseHeld(key, held, r) : null;
   }
 
   /**
@@ -467,10 +535,13 @@ export class SqliteDriver implements Driver {
   releaseExpired(r: Release, limit: number): Moved[] {
     const moved: Moved[] = [];
     for (const { key, task } of this.held.expired(r.now, limit)) {
+      if (task.gone) continue; // listed twice
       const m = this.releaseHeld(key, task, r);
       if (m) moved.push(m);
     }
     if (moved.length < limit) this.walkLeftovers(limit - moved.length, moved);
+    // Claims held longer than the delay are written, so the file shows them in flight.
+    for (const { key, task } of this.held.unwrittenSince(r.now - this.claimWriteDelayMs, limit)) this.writeHeldClaim(key, task);
     return moved;
   }
 
@@ -499,22 +570,27 @@ export class SqliteDriver implements Driver {
 
   releaseConsumer(name: string, group: string, worker: string, to: "available" | "dead", giveBack: boolean, now: number, reason: string): number {
     const key = this.key(name);
-    const params = { key, ms: 0, seq: 0, back: STATUS[to], giveBack: giveBack ? 1 : 0, now, reason };
     const theirs = [...(this.held.group(key, group)?.from(FIRST_ID) ?? [])].filter((t) => t.worker === worker);
     let released = 0;
     for (const task of theirs) {
-      params.ms = task.ms;
-      params.seq = task.seq;
       this.held.drop(key, task.ms, task.seq);
-      if (this.sql.releaseWithdrawn.run(params).changes === 0) continue;
+      const attempts = Math.max(task.attempts - (giveBack ? 1 : 0), 0);
+      const args = [key, task.ms, task.seq, STATUS[to], attempts, task.worker, task.group, task.deliveredAt, now, reason] as const;
+      if (this.sql.releaseWithdrawn.run(...args).changes === 0) continue;
       this.waiting.add(key, task.ms, task.seq);
       released++;
     }
     return released;
   }
 
+
+  /** In flight when held (its row may still read as waiting: held.ts), else as the row says. */
   taskState(name: string, id: Id): TaskState | null {
-    const status = this.sql.taskStatus.get(this.key(name), id.ms, id.seq)?.status;
+    const key = this.key(name);
+    if (this.held.get(key, id.ms, id.seq)) return "in_flight";
+    const status = this.sql.taskStatus.get(key, id.ms, id.seq)?.status;
+    // A row in flight that nobody holds was left so by the last run: it counts as waiting.
+    if (status === STATUS.in_flight) return key & 1 ? "dead" : "available";
     return status === undefined ? null : STATE_OF[status];
   }
 
@@ -570,7 +646,9 @@ export class SqliteDriver implements Driver {
   nextDue(): number | null {
     let next = Infinity;
     const now = Date.now();
-    for (const t of [this.held.nextLease(), this.sql.nextExpiry.get()?.t, this.retention.next(now), this.leftovers.size > 0 ? now : null]) {
+    const oldestClaim = this.held.oldestUnwritten();
+    const claimDue = oldestClaim === null ? null : oldestClaim + this.claimWriteDelayMs;
+    for (const t of [this.held.nextLease(), this.sql.nextExpiry.get()?.t, this.retention.next(now), this.leftovers.size > 0 ? now : null, claimDue]) {
       if (t != null && t < next) next = t;
     }
     return next === Infinity ? null : next;
@@ -597,7 +675,9 @@ export class SqliteDriver implements Driver {
   private removed(key: number, deleted: { ms: number; seq: number; status: number }[]): void {
     let waiting = 0;
     for (const row of deleted) {
-      if (isWaiting(row.status) || (row.status === STATUS.in_flight && !this.held.drop(key, row.ms, row.seq))) waiting++;
+      // Held first: a claim not written yet reads as waiting.
+      if (this.held.drop(key, row.ms, row.seq)) continue;
+      if (isWaiting(row.status) || row.status === STATUS.in_flight) waiting++;
     }
     this.noLongerWaiting(key, waiting);
   }
@@ -631,11 +711,20 @@ export class SqliteDriver implements Driver {
   }
 
   firstTask(name: string): TaskRecord | null {
-    return this.sql.firstTask.get(this.key(name)) ?? null;
+    const key = this.key(name);
+    return this.withHeldAttempts(key, this.sql.firstTask.get(key));
   }
 
   lastTask(name: string): TaskRecord | null {
-    return this.sql.lastTask.get(this.key(name)) ?? null;
+    const key = this.key(name);
+    return this.withHeldAttempts(key, this.sql.lastTask.get(key));
+  }
+
+  /** A held task's attempts are held.ts's: its claim may not be written yet. */
+  private withHeldAttempts(key: number, row: TaskRecord | null): TaskRecord | null {
+    if (!row || this.held.count(key) === 0) return row;
+    const held = this.held.get(key, row.ms, row.seq);
+    return held && !held.written ? { ...row, attempts: held.attempts } : row;
   }
 
   hasTasks(name: string): boolean {
@@ -644,7 +733,9 @@ export class SqliteDriver implements Driver {
 
   range(name: string, start: Id, end: Id, count: number, reverse: boolean): TaskRecord[] {
     const stmt = reverse ? this.reads.rangeBackward : this.reads.rangeForward;
-    return stmt.all(this.key(name), start.ms, start.seq, end.ms, end.seq, count);
+    const key = this.key(name);
+    const rows = stmt.all(key, start.ms, start.seq, end.ms, end.seq, count);
+    return this.held.count(key) === 0 ? rows : rows.map((row) => this.withHeldAttempts(key, row)!);
   }
 
   newestInState(name: string, state: TaskState): Id | null {
@@ -663,7 +754,7 @@ export class SqliteDriver implements Driver {
       if (tasks.length >= count) break;
       if (held.worker !== worker || (held.ms === after.ms && held.seq === after.seq)) continue;
       const task = this.sql.task.get(key, held.ms, held.seq);
-      if (task) tasks.push(task);
+      if (task) tasks.push({ ...task, attempts: held.attempts });
     }
     return tasks;
   }
@@ -721,21 +812,30 @@ export class SqliteDriver implements Driver {
     };
   }
 
+  /**
+   * XCLAIM / XAUTOCLAIM of a held task, decided from memory (holder, group, delivery time) and
+   * written at once: the holder re-claiming it (a heartbeat) and JUSTID keep the delivery count;
+   * another consumer taking it over counts a new delivery.
+   */
   takeOver(t: Takeover): TaskRecord | null {
     const key = this.key(t.queue);
-    if (!this.held.get(key, t.ms, t.seq)) return null;
-    const taken = this.claims.claimPending.get(this.takeoverParams(t));
-    if (taken) this.holdTaken(key, t, taken.attempts);
-    return this.withFields(t.queue, taken);
+    const held = this.held.get(key, t.ms, t.seq);
+    if (!held || !(held.group === t.group || t.anyGroup) || held.deliveredAt > t.deliveredBy) return null;
+    const attempts = t.retryCount ?? (t.justId || held.worker === t.worker ? held.attempts : held.attempts + t.attemptsAdded);
+    const taken = this.holdTaken(key, t, attempts);
+    this.writeHeldClaim(key, taken);
+    const row = this.sql.task.get(key, t.ms, t.seq);
+    return row && { ...row, attempts };
   }
 
   private holdTaken(key: number, t: Takeover, attempts: number): HeldTask {
-    return this.held.hold(key, { ms: t.ms, seq: t.seq, group: t.group, worker: t.worker, deliveredAt: t.deliveredAt, attempts, leaseUntil: t.leaseUntil });
+    return this.held.hold(key, { ms: t.ms, seq: t.seq, group: t.group, worker: t.worker, deliveredAt: t.deliveredAt, attempts, leaseUntil: t.leaseUntil, written: true });
   }
 
   /** The task's waiting-order entry goes stale; the count drops now. */
   takeWaiting(t: Takeover, from: "available" | "dead"): TaskRecord | null {
     const key = this.key(t.queue);
+    if (this.held.get(key, t.ms, t.seq)) return null;
     // A task the last run left in flight counts as waiting: release it first.
     if (this.leftovers.has(key) && !this.held.get(key, t.ms, t.seq)) this.releaseLeftover(key, t);
     const taken = this.claims.claimWaiting.get({ ...this.takeoverParams(t), from: STATUS[from] });

@@ -4,9 +4,11 @@
 // no index of in-flight tasks: that partial index cost every claim one b-tree insert and every
 // ack one delete, a third of their time (docs/storage.md, "Held tasks in memory").
 //
-// Exact by construction: every statement that moves a row into or out of in-flight also
-// changes this (driver.ts). At start nothing is in flight (a restart ends every lease); after a
-// rollback the driver rebuilds it from the rows that are.
+// This is the truth about what is in flight: a claim is held here first and written to
+// task_state later (by its ack or release, or by the timer once it is older than the claim
+// write delay), so most claims cost no statement at all. At start nothing is in flight (a
+// restart ends every lease). Each turn's changes are journaled, so a rollback puts back what
+// the turn changed here, as the database puts back its rows.
 
 import type { Id } from "../driver.ts";
 
@@ -19,11 +21,21 @@ export interface HeldTask {
   readonly deliveredAt: number;
   readonly attempts: number;
   readonly leaseUntil: number | null;
+  /** The claim is in task_state (status in flight, holder, attempts); false while only here. */
+  written: boolean;
   /** Set once the task is no longer held (or was replaced): ordered lists skip it. */
   gone: boolean;
 }
 
 export type HeldFields = Omit<HeldTask, "gone">;
+
+/** What a turn changed, per task: how it was held before the turn's first change (null: not held). */
+interface JournalEntry {
+  key: number;
+  ms: number;
+  seq: number;
+  before: HeldFields | null;
+}
 
 /** Gone entries a group's list may carry beyond its live ones before it is compacted. */
 const GONE_ENTRIES_MIN = 64;
@@ -100,6 +112,11 @@ export class HeldTasks {
   /** Min-heap by lease end; entries of tasks gone since are skipped, and dropped when they pile up. */
   private leases: LeaseEntry[] = [];
   private total = 0;
+  /** Claims not written yet, oldest first (entries gone or written since are skipped). */
+  private unwritten: { key: number; task: HeldTask }[] = [];
+  private unwrittenHead = 0;
+  /** The open turn's first change to each task, for undoTurn(); null between turns. */
+  private journal: Map<string, JournalEntry> | null = null;
 
   get size(): number {
     return this.total;
@@ -109,10 +126,44 @@ export class HeldTasks {
     this.keys = new Map();
     this.leases = [];
     this.total = 0;
+    this.unwritten = [];
+    this.unwrittenHead = 0;
   }
+
+  // --- the turn's journal ----------------------------------------------------------------
+
+  beginTurn(): void {
+    this.journal = new Map();
+  }
+
+  endTurn(): void {
+    this.journal = null;
+  }
+
+  /** The turn rolled back: every task it changed is held again as before it (or not at all). */
+  undoTurn(): void {
+    const journal = this.journal;
+    this.journal = null;
+    if (!journal) return;
+    for (const { key, ms, seq, before } of journal.values()) {
+      this.dropQuietly(key, ms, seq);
+      if (before) this.hold(key, before);
+    }
+  }
+
+  private note(key: number, ms: number, seq: number, current: HeldTask | undefined): void {
+    const journal = this.journal;
+    if (!journal) return;
+    const id = `${key}/${ms}-${seq}`;
+    if (journal.has(id)) return;
+    journal.set(id, { key, ms, seq, before: current ? copyFields(current) : null });
+  }
+
+  // --- holding -----------------------------------------------------------------------------
 
   /** The task is in flight now, as given (replacing what was held for its id). */
   hold(key: number, fields: HeldFields): HeldTask {
+    this.note(key, fields.ms, fields.seq, this.keys.get(key)?.byId.get(idKey(fields.ms, fields.seq)));
     let held = this.keys.get(key);
     if (!held) {
       held = new KeyHeld();
@@ -131,7 +182,46 @@ export class HeldTasks {
     group.insert(task);
     this.total++;
     if (task.leaseUntil !== null) this.pushLease({ at: task.leaseUntil, key, task });
+    if (!task.written) this.unwritten.push({ key, task });
     return task;
+  }
+
+  /** The claim is in task_state now. */
+  markWritten(key: number, task: HeldTask): void {
+    this.note(key, task.ms, task.seq, task);
+    task.written = true;
+  }
+
+  /** Up to `limit` held tasks whose claim is not written and was made at or before `cutoff`, oldest first. */
+  unwrittenSince(cutoff: number, limit: number): { key: number; task: HeldTask }[] {
+    const out: { key: number; task: HeldTask }[] = [];
+    for (let i = this.unwrittenHead; i < this.unwritten.length && out.length < limit; i++) {
+      const entry = this.unwritten[i];
+      if (entry.task.gone || entry.task.written) continue;
+      if (entry.task.deliveredAt > cutoff) break;
+      out.push(entry);
+    }
+    return out;
+  }
+
+  /** When the oldest unwritten claim was made; null when every held claim is written. */
+  oldestUnwritten(): number | null {
+    const list = this.unwritten;
+    while (this.unwrittenHead < list.length && (list[this.unwrittenHead].task.gone || list[this.unwrittenHead].task.written)) this.unwrittenHead++;
+    if (this.unwrittenHead > 1024 && this.unwrittenHead * 2 > list.length) {
+      this.unwritten = list.slice(this.unwrittenHead);
+      this.unwrittenHead = 0;
+    }
+    return this.unwrittenHead < this.unwritten.length ? this.unwritten[this.unwrittenHead].task.deliveredAt : null;
+  }
+
+  /** Held claims not written yet, per key (their rows still read as waiting). */
+  unwrittenCounts(): Map<number, number> {
+    const counts = new Map<number, number>();
+    for (const [key, held] of this.keys) {
+      for (const task of held.byId.values()) if (!task.written) counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    return counts;
   }
 
   get(key: number, ms: number, seq: number): HeldTask | undefined {
@@ -140,6 +230,11 @@ export class HeldTasks {
 
   /** The task is no longer in flight. True if it was. */
   drop(key: number, ms: number, seq: number): boolean {
+    this.note(key, ms, seq, this.keys.get(key)?.byId.get(idKey(ms, seq)));
+    return this.dropQuietly(key, ms, seq);
+  }
+
+  private dropQuietly(key: number, ms: number, seq: number): boolean {
     const held = this.keys.get(key);
     const id = idKey(ms, seq);
     const task = held?.byId.get(id);
@@ -162,7 +257,10 @@ export class HeldTasks {
   forget(key: number): void {
     const held = this.keys.get(key);
     if (!held) return;
-    for (const task of held.byId.values()) task.gone = true;
+    for (const task of held.byId.values()) {
+      this.note(key, task.ms, task.seq, task);
+      task.gone = true;
+    }
     this.total -= held.byId.size;
     this.keys.delete(key);
   }
@@ -244,4 +342,9 @@ export class HeldTasks {
     // A sorted array is a valid min-heap.
     this.leases = live;
   }
+}
+
+function copyFields(task: HeldTask): HeldFields {
+  const { ms, seq, group, worker, deliveredAt, attempts, leaseUntil, written } = task;
+  return { ms, seq, group, worker, deliveredAt, attempts, leaseUntil, written };
 }

@@ -55,7 +55,8 @@ export const TASK_COLUMNS = `s.ms AS ms, s.seq AS seq,
 // Effective max attempts for a task: its own override, else its queue's, else the default (?6).
 const MAX_ATTEMPTS_SQL = "COALESCE(max_attempts, (SELECT q.max_attempts FROM queues q WHERE q.id = task_state.key >> 1), ?6)";
 // A lease that ends (nack, expiry, restart): ?4 now, ?5 the reason (NULL keeps the last one).
-const RELEASE_SET_SQL = "lease_until = NULL, finished_at = ?4, last_error = COALESCE(?5, last_error)";
+const RELEASE_SET_SQL = `attempts = COALESCE(?7, attempts), worker = COALESCE(?9, worker), grp = COALESCE(?10, grp),
+  delivered_at = COALESCE(?11, delivered_at), lease_until = NULL, finished_at = ?4, last_error = COALESCE(?5, last_error)`;
 
 /** The SQL text of every statement, exported so a test can check the plans of the hot ones. */
 export const TASK_SQL = {
@@ -88,21 +89,30 @@ export const TASK_SQL = {
          delivered_at = ?9, finished_at = ?10, purge_at = ?11
        WHERE key = ?1 AND ms = ?2 AND seq = ?3 AND (status = 0 OR status = 3)`,
   task: `SELECT ${TASK_COLUMNS} FROM task_state s WHERE s.key = ?1 AND s.ms = ?2 AND s.seq = ?3`,
-  ack: `UPDATE task_state SET status = 2, lease_until = NULL, finished_at = ?4, purge_at = ?5
-       WHERE key = ?1 AND ms = ?2 AND seq = ?3 AND status = 1`,
-  deleteInFlight: "DELETE FROM task_state WHERE key = ?1 AND ms = ?2 AND seq = ?3 AND status = 1",
+  // The same, only while it waits: a claim of an entry that may have gone stale (waiting.ts).
+  waitingTask: `SELECT ${TASK_COLUMNS} FROM task_state s WHERE s.key = ?1 AND s.ms = ?2 AND s.seq = ?3 AND (s.status = 0 OR s.status = 3)`,
+  // Writes a claim held in memory (held.ts): at once with --claim-write-delay 0, else by the
+  // timer once it is older than the delay, and for XCLAIM.
+  writeClaim: `UPDATE task_state SET status = 1, attempts = ?4, worker = ?5, grp = ?6, lease_until = ?7, delivered_at = ?8,
+         finished_at = NULL WHERE key = ?1 AND ms = ?2 AND seq = ?3`,
+  // An ack of a held task, written or not: the claim's columns come along (held.ts knows them).
+  ack: `UPDATE task_state SET status = 2, attempts = ?4, worker = ?5, grp = ?6, delivered_at = ?7, lease_until = NULL,
+         finished_at = ?8, purge_at = ?9 WHERE key = ?1 AND ms = ?2 AND seq = ?3`,
+  deleteKeyed: "DELETE FROM task_state WHERE key = ?1 AND ms = ?2 AND seq = ?3",
   // A released task waits again under its key (dead-view tasks as dead) while attempts remain;
   // else releaseToDead moves it to the dead view's key. Two statements, since an UPDATE that may
   // change the key rewrites every row it touches as a delete and an insert (twice the time).
+  // ?7: the attempts held in memory (NULL: the row's, for a task the last run left in flight,
+  // which must still read in flight: ?8 0); ?9-?11 the holder, group and delivery time (NULL: kept).
   releaseToWaiting: `UPDATE task_state SET status = CASE WHEN key & 1 THEN 3 ELSE 0 END, ${RELEASE_SET_SQL}
-       WHERE key = ?1 AND ms = ?2 AND seq = ?3 AND status = 1 AND (key & 1 OR attempts < ${MAX_ATTEMPTS_SQL})`,
+       WHERE key = ?1 AND ms = ?2 AND seq = ?3 AND (status = 1 OR ?8) AND (key & 1 OR COALESCE(?7, attempts) < ${MAX_ATTEMPTS_SQL})`,
   releaseToDead: `UPDATE task_state SET status = 3, key = key | 1, ${RELEASE_SET_SQL}
-       WHERE key = ?1 AND ms = ?2 AND seq = ?3 AND status = 1 AND NOT key & 1`,
-  // XGROUP DELCONSUMER: one of the consumer's tasks goes back ($back: available, or dead on a
-  // dead view) and the withdrawn delivery is not counted ($giveBack 1, or 0 where claims count none).
-  releaseWithdrawn: `UPDATE task_state SET status = $back, attempts = max(attempts - $giveBack, 0),
-      lease_until = NULL, finished_at = $now, last_error = $reason
-    WHERE key = $key AND ms = $ms AND seq = $seq AND status = 1`,
+       WHERE key = ?1 AND ms = ?2 AND seq = ?3 AND (status = 1 OR ?8) AND NOT key & 1`,
+  // XGROUP DELCONSUMER: a task back to waiting (?4 available, or 3 dead on a dead view), its
+  // withdrawn delivery uncounted (?5 attempts).
+  releaseWithdrawn: `UPDATE task_state SET status = ?4, attempts = ?5, worker = ?6, grp = ?7, delivered_at = ?8,
+      lease_until = NULL, finished_at = ?9, last_error = ?10
+    WHERE key = ?1 AND ms = ?2 AND seq = ?3`,
   deleteTask: "DELETE FROM task_state WHERE key = ?1 AND ms = ?2 AND seq = ?3 RETURNING status",
   taskStatus: "SELECT status FROM task_state WHERE key = ?1 AND ms = ?2 AND seq = ?3",
   // Retention: the due done tasks of one key among ids ?2-?3 (by ms), at most ?5 (retention.ts).
@@ -150,8 +160,10 @@ export function prepareAll(db: Database) {
     payloadSize: q<{ bytes: number }>(TASK_SQL.payloadSize),
     claimRow: q(TASK_SQL.claimRow),
     task: q<TaskRow>(TASK_SQL.task),
+    waitingTask: q<TaskRow>(TASK_SQL.waitingTask),
+    writeClaim: q(TASK_SQL.writeClaim),
     ack: q(TASK_SQL.ack),
-    deleteInFlight: q(TASK_SQL.deleteInFlight),
+    deleteKeyed: q(TASK_SQL.deleteKeyed),
     releaseToWaiting: q(TASK_SQL.releaseToWaiting),
     releaseToDead: q(TASK_SQL.releaseToDead),
     releaseWithdrawn: q(TASK_SQL.releaseWithdrawn),

@@ -8,9 +8,11 @@
 // pushes append here and keep their payloads.
 //
 // Entries may go stale (a waiting task deleted by XDEL, a trim or a ttl, or taken by XCLAIM
-// FORCE): the claim's UPDATE checks the row is still waiting and skips it otherwise, so a stale
-// entry costs one keyed lookup and never a wrong delivery. What must never happen is a waiting
-// row with no entry here: every path that makes a task wait adds it (driver.ts).
+// FORCE). Such a removal marks the key `maybeStale`, and its claims then read each row back to
+// check it still waits (one keyed lookup, never a wrong delivery); a key with no removal since
+// its order was last empty or read claims from memory alone. Entries of held tasks are skipped
+// by the driver. What must never happen is a waiting row with no entry here: every path that
+// makes a task wait adds it (driver.ts).
 //
 // A pushed task also keeps its payload here until it is claimed, within a byte budget shared by
 // all keys, so the claim need not read it back (3.9 us a task under load); tasks that come back
@@ -65,6 +67,8 @@ export class WaitingOrder {
   count = 0;
   /** The last row read from the database; null once all are read (pushes then append here). */
   private unreadAfter: Id | null = null;
+  /** Some entry may name a task no longer waiting (deleted, or taken by XCLAIM FORCE). */
+  maybeStale = false;
 
   constructor(
     private readonly budget: CacheBudget,
@@ -78,6 +82,7 @@ export class WaitingOrder {
     this.head = this.tail = 0;
     this.returned.length = 0;
     this.unreadAfter = this.loader ? BEFORE_ALL : null;
+    this.maybeStale = false;
   }
 
   /** Reads the next chunk of ids; false when every row was read already. */
@@ -159,6 +164,8 @@ export class WaitingOrder {
         if (this.head === this.tail) {
           this.head = this.tail = 0;
           this.cached = [];
+          // Nothing left in memory, so nothing stale (the heap is checked below).
+          if (this.returned.length === 0) this.maybeStale = false;
         }
         return cached ? { ms, seq, cached } : { ms, seq };
       }
@@ -267,6 +274,7 @@ export class WaitingOrders {
     const order = this.orders.get(key);
     if (!order || n <= 0) return false;
     order.count = Math.max(0, order.count - n);
+    order.maybeStale = true;
     return order.entries - order.count > order.count + STALE_ENTRIES_MIN;
   }
 
