@@ -60,7 +60,9 @@ const RELEASE_SET_SQL = `attempts = COALESCE(?7, attempts), worker = COALESCE(?9
 
 /** The SQL text of every statement, exported so a test can check the plans of the hot ones. */
 export const TASK_SQL = {
-  begin: "BEGIN",
+  // IMMEDIATE: a turn that read first and wrote later failed with SQLITE_BUSY (no wait) when
+  // the checkpoint thread restarted the WAL in between, which makes the read snapshot stale.
+  begin: "BEGIN IMMEDIATE",
   commit: "COMMIT",
   rollback: "ROLLBACK",
   // Rows changed on this connection so far: tells a turn whether it has written anything yet.
