@@ -11,6 +11,7 @@
 // the turn changed here, as the database puts back its rows.
 
 import type { Id } from "../driver.ts";
+import { heapPop, heapPush } from "./heap.ts";
 
 /** One in-flight task. Never changed in place: a new delivery replaces it, so old references go stale. */
 export interface HeldTask {
@@ -105,6 +106,8 @@ interface LeaseEntry {
   key: number;
   task: HeldTask;
 }
+
+const leaseBefore = (a: LeaseEntry, b: LeaseEntry) => a.at < b.at;
 
 /** Every key's in-flight tasks, and their leases by deadline. */
 export class HeldTasks {
@@ -307,34 +310,11 @@ export class HeldTasks {
   private pushLease(entry: LeaseEntry): void {
     // Acked tasks leave their entries behind until they surface; rebuild once they outnumber the live ones.
     if (this.leases.length > 2 * this.total + 1024) this.rebuildLeases();
-    const heap = this.leases;
-    heap.push(entry);
-    for (let i = heap.length - 1; i > 0; ) {
-      const parent = (i - 1) >> 1;
-      if (heap[parent].at <= heap[i].at) break;
-      [heap[parent], heap[i]] = [heap[i], heap[parent]];
-      i = parent;
-    }
+    heapPush(this.leases, entry, leaseBefore);
   }
 
   private popLease(): LeaseEntry {
-    const heap = this.leases;
-    const top = heap[0];
-    const last = heap.pop()!;
-    if (heap.length > 0) {
-      heap[0] = last;
-      for (let i = 0; ; ) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < heap.length && heap[l].at < heap[m].at) m = l;
-        if (r < heap.length && heap[r].at < heap[m].at) m = r;
-        if (m === i) break;
-        [heap[m], heap[i]] = [heap[i], heap[m]];
-        i = m;
-      }
-    }
-    return top;
+    return heapPop(this.leases, leaseBefore);
   }
 
   private rebuildLeases(): void {

@@ -18,6 +18,8 @@
 // all keys, so the claim need not read it back (3.9 us a task under load); tasks that come back
 // or die are read from the database.
 
+import { heapPop, heapPush } from "./heap.ts";
+
 /** What a claim needs of a task it did not read: only ever cached for a task never delivered. */
 export interface CachedTask {
   fields: string | Uint8Array;
@@ -105,7 +107,7 @@ export class WaitingOrder {
     if (unread && (ms > unread.ms || (ms === unread.ms && seq > unread.seq))) return;
     const last = this.tail - 1;
     if (this.tail === this.head || ms > this.ms[last] || (ms === this.ms[last] && seq > this.seq[last])) this.append(ms, seq, task);
-    else heapPush(this.returned, { ms, seq });
+    else heapPush(this.returned, { ms, seq }, idBefore);
   }
 
   private append(ms: number, seq: number, task: CachedTask | undefined): void {
@@ -170,7 +172,7 @@ export class WaitingOrder {
         return cached ? { ms, seq, cached } : { ms, seq };
       }
     }
-    return top ? heapPop(this.returned) : null;
+    return top ? heapPop(this.returned, idBefore) : null;
   }
 
   /** The next `n` ids in order, without taking them. */
@@ -191,35 +193,7 @@ export class WaitingOrder {
 }
 
 const compare = (a: { ms: number; seq: number }, b: { ms: number; seq: number }) => a.ms - b.ms || a.seq - b.seq;
-
-function heapPush(heap: { ms: number; seq: number }[], item: { ms: number; seq: number }): void {
-  heap.push(item);
-  for (let i = heap.length - 1; i > 0; ) {
-    const parent = (i - 1) >> 1;
-    if (compare(heap[parent], heap[i]) <= 0) break;
-    [heap[parent], heap[i]] = [heap[i], heap[parent]];
-    i = parent;
-  }
-}
-
-function heapPop(heap: { ms: number; seq: number }[]): { ms: number; seq: number } {
-  const top = heap[0];
-  const last = heap.pop()!;
-  if (heap.length > 0) {
-    heap[0] = last;
-    for (let i = 0; ; ) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < heap.length && compare(heap[l], heap[m]) < 0) m = l;
-      if (r < heap.length && compare(heap[r], heap[m]) < 0) m = r;
-      if (m === i) break;
-      [heap[m], heap[i]] = [heap[i], heap[m]];
-      i = m;
-    }
-  }
-  return top;
-}
+const idBefore = (a: { ms: number; seq: number }, b: { ms: number; seq: number }) => compare(a, b) < 0;
 
 /** Every key's waiting order, with the payload budget they share. */
 export class WaitingOrders {
