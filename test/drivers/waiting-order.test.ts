@@ -114,3 +114,24 @@ test("a key read lazily from the database hands out the same order: unread rows,
   // Reads came a chunk at a time, not once per id.
   expect(reads).toBeLessThan(60);
 });
+
+test("past its in-memory cap a key leaves new pushes in the database and reads them back in order", () => {
+  const db: number[] = [];
+  const loader = (_key: number, after: Id, limit: number) => {
+    const ids = db.filter((ms) => ms > after.ms).slice(0, limit);
+    return { ids: ids.map((ms) => ({ ms, seq: 0 })), last: ids.length < limit ? null : { ms: ids[ids.length - 1], seq: 0 } };
+  };
+  const order = new WaitingOrder(new CacheBudget(1 << 20), 2, loader, 100);
+  for (let ms = 1; ms <= 5000; ms++) {
+    db.push(ms);
+    order.add(ms, 0, { fields: "[]", maxAttempts: null, bytes: 10 });
+  }
+  expect(order.entries).toBe(100);
+  const got: number[] = [];
+  for (let id = order.shift(); id; id = order.shift()) {
+    got.push(id.ms);
+    db.splice(db.indexOf(id.ms), 1);
+    expect(order.entries).toBeLessThanOrEqual(1024);
+  }
+  expect(got).toEqual(Array.from({ length: 5000 }, (_, i) => i + 1));
+});

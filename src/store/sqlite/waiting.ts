@@ -5,7 +5,8 @@
 // Read lazily: at start (and after a rollback) only each key's count is known, and ids are read
 // from task_state in id order, a chunk at a time, as claims reach them (a keyed range read). A
 // key with a backlog keeps one chunk in memory, not the backlog; once a key's rows are all read,
-// pushes append here and keep their payloads.
+// pushes append here and keep their payloads, up to IDS_IN_MEMORY_MAX ids: pushes past that are
+// left to be read back, so memory does not grow with the backlog.
 //
 // Entries may go stale (a waiting task deleted by XDEL, a trim or a ttl, or taken by XCLAIM
 // FORCE). Such a removal marks the key `maybeStale`, and its claims then read each row back to
@@ -49,6 +50,8 @@ type Id = { ms: number; seq: number };
 
 /** Rows a load reads at a time. */
 const LOAD_ROWS = 1024;
+/** Waiting ids a key keeps in memory (about 16 bytes each, plus cached payloads); the rest are read as claims reach them. */
+const IDS_IN_MEMORY_MAX = 65_536;
 
 /** Where a key's unread rows start: before every id. */
 const BEFORE_ALL: Id = { ms: -1, seq: 0 };
@@ -76,6 +79,7 @@ export class WaitingOrder {
     private readonly budget: CacheBudget,
     private readonly key = 0,
     private readonly loader: WaitingLoader | null = null,
+    private readonly idsInMemoryMax = IDS_IN_MEMORY_MAX,
   ) {}
 
   /** Forgets the ids in memory: they are read again from the database as claims reach them. */
@@ -106,8 +110,14 @@ export class WaitingOrder {
     // Past the rows read so far: it is read in its turn (the driver writes pushes before any read).
     if (unread && (ms > unread.ms || (ms === unread.ms && seq > unread.seq))) return;
     const last = this.tail - 1;
-    if (this.tail === this.head || ms > this.ms[last] || (ms === this.ms[last] && seq > this.seq[last])) this.append(ms, seq, task);
-    else heapPush(this.returned, { ms, seq }, idBefore);
+    if (this.tail === this.head || ms > this.ms[last] || (ms === this.ms[last] && seq > this.seq[last])) {
+      // A backlog stays in the database past the first idsInMemoryMax ids: read back in its turn.
+      if (this.loader && this.tail - this.head >= this.idsInMemoryMax) {
+        this.unreadAfter = { ms: this.ms[last], seq: this.seq[last] };
+        return;
+      }
+      this.append(ms, seq, task);
+    } else heapPush(this.returned, { ms, seq }, idBefore);
   }
 
   private append(ms: number, seq: number, task: CachedTask | undefined): void {
