@@ -1,6 +1,6 @@
 // Server-level commands: INFO (Redis-shaped sections plus ezra's), COMMAND introspection for
 // clients that ask, and EZRA CONFIG for per-queue settings at run time.
-import type { QueueSettings } from "../queue/engine.ts";
+import type { EntryFields, QueueSettings } from "../queue/engine.ts";
 import { UserError } from "./errors.ts";
 import { lower, seconds, text } from "./args.ts";
 import { REDIS_COMPAT_VERSION } from "./connection.ts";
@@ -46,11 +46,13 @@ export function info(ctx: Context, args: Uint8Array[]): void {
 
 // --- EZRA CONFIG: per-queue settings ------------------------------------------------------
 
-const SETTINGS: Record<string, { field: keyof QueueSettings; unit: "s" | "count" }> = {
+const SETTINGS: Record<string, { field: keyof QueueSettings; unit: "s" | "count" | "choice" }> = {
   visibility_timeout: { field: "visibilityTimeoutMs", unit: "s" },
   max_attempts: { field: "maxAttempts", unit: "count" },
   retention: { field: "retentionMs", unit: "s" },
+  entry_fields: { field: "entryFields", unit: "choice" },
 };
+const ENTRY_FIELDS = ["ezra", "plain"] as const;
 
 function settingName(arg: Uint8Array): string {
   const name = lower(arg);
@@ -60,7 +62,13 @@ function settingName(arg: Uint8Array): string {
   return name;
 }
 
-function parseSetting(name: string, arg: Uint8Array): number {
+function parseSetting(name: string, arg: Uint8Array): number | EntryFields {
+  if (SETTINGS[name].unit === "choice") {
+    const choice = lower(arg);
+    const known = ENTRY_FIELDS.find((c) => c === choice);
+    if (!known) throw new UserError("ERR", `${name} must be ${ENTRY_FIELDS.join(" or ")}, got '${text(arg)}'`);
+    return known;
+  }
   if (SETTINGS[name].unit === "s") {
     const ms = Math.round(seconds(arg, name) * 1000);
     if (name === "visibility_timeout" && ms < 1) throw new UserError("ERR", "visibility_timeout must be at least 0.001 seconds");
@@ -82,7 +90,7 @@ export function ezraConfigGet(ctx: Context, args: Uint8Array[]): void {
   for (const [name, { field, unit }] of Object.entries(SETTINGS)) {
     const value = effective[field];
     reply.bulk(name);
-    reply.bulk(unit === "s" ? String(value / 1000) : String(value));
+    reply.bulk(unit === "s" ? String((value as number) / 1000) : String(value));
     reply.bulk(`${name}_source`);
     reply.bulk(own[field] === null ? "default" : "queue");
   }
@@ -93,12 +101,12 @@ export function ezraConfigSet(ctx: Context, args: Uint8Array[]): void {
   if ((args.length - 4) % 2 !== 0 || args.length < 6) {
     throw new UserError("ERR", "wrong number of arguments for 'ezra|config|set' command");
   }
-  const changes: Partial<QueueSettings> = {};
+  const changes: Record<string, number | EntryFields> = {};
   for (let i = 4; i < args.length; i += 2) {
     const name = settingName(args[i]);
     changes[SETTINGS[name].field] = parseSetting(name, args[i + 1]);
   }
-  ctx.engine.configure(key, changes);
+  ctx.engine.configure(key, changes as Partial<QueueSettings>);
   ctx.session.reply.simple("OK");
 }
 

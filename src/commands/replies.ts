@@ -8,8 +8,10 @@ import type { Context } from "./types.ts";
 export function writeEntry(reply: ReplyWriter, entry: Entry): void {
   reply.array(2);
   reply.bulk(formatId(entry.id));
-  reply.array(entry.fields.length + 4);
+  reply.array(entry.fields.length + (entry.plain ? 0 : 4));
   for (const field of entry.fields) reply.bulk(field);
+  // A queue with entry_fields plain delivers exactly what was pushed (XPENDING still counts).
+  if (entry.plain) return;
   reply.bulk("attempts");
   reply.bulk(String(entry.attempts));
   reply.bulk("max_attempts");

@@ -1,7 +1,7 @@
 // The task-queue core of the Redis Streams commands: XADD (push), XREADGROUP (pop), XACK,
 // XNACK, XDEL, XLEN. Parsing follows Redis's argument rules and error texts. Only XREADGROUP
 // creates a group; the others answer a group that does not exist as Redis does.
-import type { ReadRequest, ReadResult } from "../queue/engine.ts";
+import { READ_COUNT_MAX, type ReadRequest, type ReadResult } from "../queue/engine.ts";
 import { syntaxError, UserError } from "./errors.ts";
 import { compareIds, formatId, parseAddId, parseId, type StreamId } from "../queue/ids.ts";
 import { parseTaskOptions } from "../queue/options.ts";
@@ -12,8 +12,6 @@ import { writeReadResult } from "./replies.ts";
 import { parseAddOrTrimOptions } from "./trimming.ts";
 import type { Context } from "./types.ts";
 
-/** Most tasks one XREADGROUP delivers per stream; COUNT above it (or COUNT 0) is capped to it. */
-export const READ_COUNT_MAX = 10_000;
 
 /** XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT n]] id field value [field value ...] */
 export function xadd(ctx: Context, args: Uint8Array[]): void {
@@ -36,7 +34,7 @@ export function xreadgroup(ctx: Context, args: Uint8Array[]): void {
   const { session, engine } = ctx;
   let group: string | null = null;
   let consumer = "";
-  let count = 1;
+  let count: number | null = null;
   let blockMs: number | null = null;
   let noack = false;
   let streamsAt = -1;

@@ -129,7 +129,7 @@ const SPECS: CommandSpec[] = [
 const ezraHelp = help([
   "EZRA <subcommand> [<arg> ...]. Subcommands are:",
   "CONFIG GET <queue>",
-  "    The queue's settings (visibility_timeout and retention in seconds, max_attempts).",
+  "    The queue's settings (visibility_timeout and retention in seconds, max_attempts, entry_fields).",
   "CONFIG SET <queue> <name> <value> [<name> <value> ...]",
   "    Change settings at run time; they are persisted. Creates the queue if needed.",
   "CONFIG RESET <queue> [<name> ...]",

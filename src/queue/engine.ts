@@ -18,9 +18,11 @@ import { KeyVersions, versionedDriver } from "./watch.ts";
 
 // The queue layer's shapes, for front doors that only know the engine.
 export { DEAD_SUFFIX, isDeadView, queueOf, type QueueDefaults, type QueueSettings };
-export { DELIVERY_REPLY_BYTES_MAX, type Entry, type PushOptions, type ReadRequest, type ReadResult, type TrimRule } from "./tasks.ts";
+export type { EntryFields } from "../store/driver.ts";
+export { DELIVERY_REPLY_BYTES_MAX, type Entry, type PushOptions, READ_COUNT_MAX, type ReadRequest, type ReadResult, type TrimRule } from "./tasks.ts";
 
-export interface EngineOptions extends QueueDefaults {
+/** The server-wide defaults (entries keep ezra's attempts fields unless a queue says plain). */
+export interface EngineOptions extends Omit<QueueDefaults, "entryFields"> {
   /** The storage the engine owns from now on (closes it in close()). */
   driver: Driver;
   blockedClientsMax: number;
@@ -49,6 +51,7 @@ export class Engine {
       visibilityTimeoutMs: options.visibilityTimeoutMs,
       maxAttempts: options.maxAttempts,
       retentionMs: options.retentionMs,
+      entryFields: "ezra",
     };
     this.waiters = new Waiters<ReadRequest>(options.blockedClientsMax);
     this.driver = versionedDriver(options.driver, this.versions);
@@ -147,7 +150,8 @@ export class Engine {
   }
 
   /** Delivers up to `count` waiting tasks of one queue (or dead view) to `consumer`, oldest first. */
-  deliver(key: string, group: string, consumer: string, count: number, noack: boolean): Entry[] {
+  /** `count` null: no COUNT given (tasks.countFor). */
+  deliver(key: string, group: string, consumer: string, count: number | null, noack: boolean): Entry[] {
     return this.tasks.deliver(key, group, consumer, count, noack);
   }
 
@@ -157,8 +161,8 @@ export class Engine {
   }
 
   /** XREADGROUP with an explicit id: this consumer's own in-flight tasks after `after`. */
-  ownPending(key: string, group: string, consumer: string, after: StreamId, count: number): Entry[] {
-    return this.tasks.ownPending(key, group, consumer, after, count);
+  ownPending(key: string, group: string, consumer: string, after: StreamId, count: number | null): Entry[] {
+    return this.tasks.ownPending(key, group, consumer, after, this.tasks.countFor(key, count));
   }
 
   /** XACK: acknowledges in-flight tasks; returns how many were in flight. */

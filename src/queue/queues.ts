@@ -2,7 +2,7 @@
 // added, max deleted id), its settings and the size of its fattest task. Progress is saved with
 // the turn (saveDirty, before commit); settings are saved at once. A key is a queue or its
 // dead-letter view `<queue>::dead`, which shares the queue's record.
-import type { Driver, Release } from "../store/driver.ts";
+import type { Driver, EntryFields, Release } from "../store/driver.ts";
 import { QueueError } from "./errors.ts";
 import { MIN_ID, type StreamId } from "./ids.ts";
 
@@ -17,12 +17,14 @@ export interface QueueDefaults {
   visibilityTimeoutMs: number;
   maxAttempts: number;
   retentionMs: number;
+  entryFields: EntryFields;
 }
 
 export interface QueueSettings {
   visibilityTimeoutMs: number | null;
   maxAttempts: number | null;
   retentionMs: number | null;
+  entryFields: EntryFields | null;
 }
 
 export interface QueueState {
@@ -65,6 +67,7 @@ export class Queues {
           visibilityTimeoutMs: record.visibilityTimeoutMs,
           maxAttempts: record.maxAttempts,
           retentionMs: record.retentionMs,
+          entryFields: record.entryFields,
         },
         createdAt: record.createdAt,
         dirty: false,
@@ -87,7 +90,7 @@ export class Queues {
       entriesAdded: 0,
       fieldsBytesMax: 0,
       maxDeleted: MIN_ID,
-      settings: { visibilityTimeoutMs: null, maxAttempts: null, retentionMs: null },
+      settings: { visibilityTimeoutMs: null, maxAttempts: null, retentionMs: null, entryFields: null },
       createdAt: now,
       dirty: false,
     };
@@ -111,6 +114,7 @@ export class Queues {
       visibilityTimeoutMs: s?.visibilityTimeoutMs ?? this.defaults.visibilityTimeoutMs,
       maxAttempts: s?.maxAttempts ?? this.defaults.maxAttempts,
       retentionMs: s?.retentionMs ?? this.defaults.retentionMs,
+      entryFields: s?.entryFields ?? this.defaults.entryFields,
     };
   }
 

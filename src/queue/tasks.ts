@@ -20,14 +20,20 @@ export interface Entry {
   fields: FieldValue[];
   attempts: number;
   maxAttempts: number;
+  /** The queue delivers entries as pushed: no attempts fields after the task's own. */
+  plain: boolean;
 }
+
+/** Most tasks one XREADGROUP delivers per key; COUNT above it (or 0), or no COUNT on a plain queue, gets this many. */
+export const READ_COUNT_MAX = 10_000;
 
 /** An XREADGROUP (or BLPOP) delivery: up to `count` tasks from each key, for `consumer` of `group`. */
 export interface ReadRequest {
   keys: string[];
   group: string;
   consumer: string;
-  count: number;
+  /** null: no COUNT given, so 1 (ezra entries) or READ_COUNT_MAX (plain entries, as Redis gives all). */
+  count: number | null;
   noack: boolean;
 }
 
@@ -168,10 +174,11 @@ export class Tasks {
   }
 
   /** Delivers up to `count` waiting tasks of one queue (or dead view) to `consumer`, oldest first. */
-  deliver(key: string, group: string, consumer: string, count: number, noack: boolean): Entry[] {
+  deliver(key: string, group: string, consumer: string, countGiven: number | null, noack: boolean): Entry[] {
     const now = this.now();
     const dead = isDeadView(key);
-    const { visibilityTimeoutMs, retentionMs, maxAttempts } = this.queues.effective(key);
+    const { visibilityTimeoutMs, retentionMs, maxAttempts, entryFields } = this.queues.effective(key);
+    let count = this.countFor(key, countGiven);
     const from = dead ? "dead" : "available";
     const fattest = this.queues.get(key)?.fieldsBytesMax ?? 0;
     if (count > 1 && count * fattest > DELIVERY_REPLY_BYTES_MAX) count = this.countWithinBytes(key, from, count);
@@ -189,7 +196,13 @@ export class Tasks {
     this.touchConsumer(key, group, consumer, true);
     if (noack) this.dueBy(dead ? now : now + retentionMs);
     else this.dueBy(now + Math.min(visibilityTimeoutMs, this.driver.claimWriteDelayMs || Infinity));
-    return toEntries(rows, maxAttempts);
+    return toEntries(rows, maxAttempts, entryFields === "plain");
+  }
+
+  /** A read's COUNT for `key`: as given, else 1, or READ_COUNT_MAX where entries are plain (Redis gives all). */
+  countFor(key: string, countGiven: number | null): number {
+    if (countGiven !== null) return countGiven;
+    return this.queues.effective(key).entryFields === "plain" ? READ_COUNT_MAX : 1;
   }
 
   /** How many of the next `count` tasks fit in DELIVERY_REPLY_BYTES_MAX (at least one). */
@@ -279,14 +292,15 @@ export class Tasks {
     if (!q) return null;
     const first = this.driver.firstTask(key);
     const last = this.driver.lastTask(key);
-    const maxAttempts = this.queues.effective(key).maxAttempts;
+    const { maxAttempts, entryFields } = this.queues.effective(key);
+    const plain = entryFields === "plain";
     return {
       lastId: q.last,
       entriesAdded: q.entriesAdded,
       maxDeletedId: q.maxDeleted,
       groups: this.groups.names(key).length,
-      first: first ? toEntries([first], maxAttempts)[0] : null,
-      last: last ? toEntries([last], maxAttempts)[0] : null,
+      first: first ? toEntries([first], maxAttempts, plain)[0] : null,
+      last: last ? toEntries([last], maxAttempts, plain)[0] : null,
       counts: this.counts(key),
       settings: this.queues.effective(key),
     };
@@ -294,16 +308,19 @@ export class Tasks {
 
   /** Rows of `key` as entries, with the queue's max_attempts where a task has none of its own. */
   entriesOf(key: string, rows: TaskRecord[]): Entry[] {
-    return rows.length === 0 ? [] : toEntries(rows, this.queues.effective(key).maxAttempts);
+    if (rows.length === 0) return [];
+    const { maxAttempts, entryFields } = this.queues.effective(key);
+    return toEntries(rows, maxAttempts, entryFields === "plain");
   }
 }
 
-function toEntries(rows: TaskRecord[], queueMaxAttempts: number): Entry[] {
+function toEntries(rows: TaskRecord[], queueMaxAttempts: number, plain: boolean): Entry[] {
   const entries = rows.map((row) => ({
     id: { ms: row.ms, seq: row.seq },
     fields: decodeFields(row.fields),
     attempts: row.attempts,
     maxAttempts: row.max_attempts ?? queueMaxAttempts,
+    plain,
   }));
   return entries;
 }

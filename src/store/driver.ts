@@ -7,6 +7,9 @@
 
 export type Durability = "full" | "normal";
 
+/** "ezra": every entry carries `attempts` and `max_attempts` after its fields; "plain": the fields as pushed. */
+export type EntryFields = "ezra" | "plain";
+
 /** A task's state as stored. `dead` tasks live under the queue's dead view `<queue>::dead`. */
 export type TaskState = "available" | "in_flight" | "done" | "dead";
 
@@ -35,6 +38,8 @@ export interface QueueRecord {
   visibilityTimeoutMs: number | null;
   maxAttempts: number | null;
   retentionMs: number | null;
+  /** How entries are delivered: with ezra's attempts fields ("ezra") or as pushed ("plain"); null: "ezra". */
+  entryFields: EntryFields | null;
   createdAt: number;
 }
 

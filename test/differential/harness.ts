@@ -40,6 +40,8 @@ export interface Case {
   ezra?: Recorded;
   redis?: Recorded;
   protocols?: Protocol[];
+  /** Steps run on ezra alone before the script (ezra's own settings, e.g. EZRA CONFIG SET); replies not compared. */
+  ezraSetup?: Step[];
 }
 
 export interface Ports {
@@ -125,6 +127,7 @@ export async function checkCase(ports: Ports, c: Case, protocol: Protocol): Prom
   if (problems.length) return problems;
 
   const ns = `d${++runCounter}p${protocol}.`;
+  if (c.ezraSetup) await runScript(ports.ezra, c.ezraSetup, protocol, ns);
   const [redisRaw, ezraRaw] = await Promise.all([
     runScript(ports.redis, c.script, protocol, ns),
     runScript(ports.ezra, c.script, protocol, ns),

@@ -134,7 +134,8 @@ test("a schema-2 data dir loses its held and done indexes; in-flight tasks come 
   const db = new Database(join(dir, "ezra.db"), { create: true });
   db.exec("PRAGMA journal_mode = WAL");
   db.exec(schema);
-  // What schema 2 had beside schema 3.
+  // What schema 2 had beside schema 3, and what it lacked.
+  db.exec("ALTER TABLE queues DROP COLUMN entry_fields");
   db.exec("CREATE INDEX task_held ON task_state (key, grp, ms, seq, lease_until) WHERE status = 1");
   db.exec("CREATE INDEX task_done ON task_state (purge_at) WHERE status = 2");
   db.exec("PRAGMA user_version = 2");
@@ -167,5 +168,6 @@ test("a schema-2 data dir loses its held and done indexes; in-flight tasks come 
   const after = new Database(join(dir, "ezra.db"), { readonly: true });
   expect(after.query("PRAGMA user_version").get()).toEqual({ user_version: SCHEMA_VERSION });
   expect(after.query("SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('task_held', 'task_done')").all()).toEqual([]);
+  expect(after.query("SELECT entry_fields FROM queues").all()).toEqual([{ entry_fields: null }]);
   after.close();
 });

@@ -261,6 +261,7 @@ export class SqliteDriver implements Driver {
         visibilityTimeoutMs: row.visibility_timeout_ms,
         maxAttempts: row.max_attempts,
         retentionMs: row.retention_ms,
+        entryFields: row.entry_fields === "plain" || row.entry_fields === "ezra" ? row.entry_fields : null,
         createdAt: row.created_at,
       }));
     } catch (err) {
@@ -355,7 +356,7 @@ export class SqliteDriver implements Driver {
   }
 
   saveQueueSettings(q: QueueRecord): void {
-    this.sql.saveQueueSettings.run(this.ids.get(q.name) ?? -1, q.visibilityTimeoutMs, q.maxAttempts, q.retentionMs);
+    this.sql.saveQueueSettings.run(this.ids.get(q.name) ?? -1, q.visibilityTimeoutMs, q.maxAttempts, q.retentionMs, q.entryFields);
   }
 
   deleteQueue(name: string): void {

@@ -2,7 +2,8 @@
 // whole; a version 1 file (one `tasks` table, text states, five indexes; migrations/v1.sql) is
 // rewritten in place inside one transaction, so a kill at any moment leaves either the old
 // file or the new one, never a mix. Large files report progress as they go. A version 2 file
-// (schema 3 plus the partial indexes task_held and task_done) loses those two indexes.
+// (schema 3 plus the partial indexes task_held and task_done, less queues.entry_fields) loses
+// those two indexes and gains that column.
 import type { Database } from "bun:sqlite";
 import { StorageError } from "../driver.ts";
 import schema from "./schema.sql" with { type: "text" };
@@ -39,6 +40,7 @@ export function migrate(db: Database, path: string, progress: (line: string) => 
     db.transaction(() => {
       db.exec("DROP INDEX IF EXISTS task_held");
       db.exec("DROP INDEX IF EXISTS task_done");
+      db.exec("ALTER TABLE queues ADD COLUMN entry_fields TEXT");
       db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     })();
   }

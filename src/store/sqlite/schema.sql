@@ -11,6 +11,7 @@ CREATE TABLE queues (
   visibility_timeout_ms INTEGER,                   -- NULL: the server-wide default
   max_attempts       INTEGER,
   retention_ms       INTEGER,
+  entry_fields       TEXT,                         -- 'plain': entries as pushed; NULL or 'ezra': with attempts fields
   entries_added      INTEGER NOT NULL DEFAULT 0,   -- XINFO STREAM's entries-added
   fields_bytes_max   INTEGER NOT NULL DEFAULT 0,   -- largest task pushed: claims of fat tasks are sized by bytes
   max_deleted_ms     INTEGER NOT NULL DEFAULT 0,   -- XINFO STREAM's max-deleted-entry-id: largest id XDEL removed

@@ -23,6 +23,7 @@ export interface QueueRow {
   visibility_timeout_ms: number | null;
   max_attempts: number | null;
   retention_ms: number | null;
+  entry_fields: string | null;
   entries_added: number;
   fields_bytes_max: number;
   max_deleted_ms: number;
@@ -71,7 +72,7 @@ export const TASK_SQL = {
   insertQueue: "INSERT INTO queues (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET name = name RETURNING id",
   saveQueueIds:
     "UPDATE queues SET last_ms = ?2, last_seq = ?3, entries_added = ?4, fields_bytes_max = ?5, max_deleted_ms = ?6, max_deleted_seq = ?7 WHERE id = ?1",
-  saveQueueSettings: "UPDATE queues SET visibility_timeout_ms = ?2, max_attempts = ?3, retention_ms = ?4 WHERE id = ?1",
+  saveQueueSettings: "UPDATE queues SET visibility_timeout_ms = ?2, max_attempts = ?3, retention_ms = ?4, entry_fields = ?5 WHERE id = ?1",
   // At start: each key's waiting tasks, counting those in flight (a restart ends every lease),
   // and how many of them are in flight. One walk of the table in key order, in SQLite.
   countAtStart: "SELECT key, count(*) AS n, sum(status = 1) AS held FROM task_state WHERE status <> 2 GROUP BY key",
