@@ -192,6 +192,15 @@ for (const driver of DRIVERS) {
       expect(rows()[1]).toEqual({ status: "in_flight", attempts: 1, worker: "c" });
     });
 
+    test("a waiting task deleted while its entry is still in memory is never delivered", () => {
+      const { engine, push, pop, turn } = setup();
+      push("q", "n", "1");
+      const second = push("q", "n", "2");
+      turn(() => engine.delete("q", [second]));
+      expect(pop("q", 5).map((t) => t.fields[1])).toEqual(["1"]);
+      expect(engine.length("q")).toBe(0);
+    });
+
     test("after a restart a claim reads tasks left in flight in id order, releasing each", () => {
       const first = setup({ maxAttempts: 2 });
       for (let i = 1; i <= 5; i++) first.push("q", "n", String(i));

@@ -434,10 +434,10 @@ export class SqliteDriver implements Driver {
   }
 
   /**
-   * Takes the next ids from the waiting order and claims each with one keyed UPDATE (measured
-   * cheaper than one statement over a list of keys: docs/storage.md); an entry whose row is no
-   * longer waiting is skipped. `from` needs no SQL: a queue's key holds no dead task and a dead
-   * view's no available one.
+   * Takes the next ids from the waiting order and holds each (holdClaim): a task pushed since
+   * the start costs no statement, others one keyed read of the payload. An entry whose task is
+   * no longer waiting is skipped. `from` needs no SQL: a queue's key holds no dead task and a
+   * dead view's no available one.
    */
   deliver(name: string, _from: "available" | "dead", count: number, d: Delivery): TaskRecord[] {
     const key = this.key(name);
@@ -447,18 +447,20 @@ export class SqliteDriver implements Driver {
     const holds = d.state === "in_flight";
     const { task, waitingTask } = this.sql;
     while (tasks.length < count && order.count > 0) {
+      // Read before shift(): taking the last entry clears the mark, and that entry may be stale.
+      const maybeStale = order.maybeStale;
       const id = order.shift();
       if (!id) break;
       // A stale entry (its task is held already: taken and given back, read twice) is skipped.
       if (this.held.get(key, id.ms, id.seq)) continue;
       let claimed: TaskRecord | null;
       if (!holds) claimed = this.deliverDone(key, id, d);
-      else if (id.cached && !order.maybeStale) {
+      else if (id.cached && !maybeStale) {
         // Pushed since the start and never delivered: its attempts are this delivery's.
         claimed = { ms: id.ms, seq: id.seq, fields: id.cached.fields, attempts: d.attemptsAdded, max_attempts: id.cached.maxAttempts };
       } else {
         // Read back (payload, attempts), and only while it still waits: an entry may be stale.
-        const row = order.maybeStale ? waitingTask.get(key, id.ms, id.seq) : task.get(key, id.ms, id.seq);
+        const row = maybeStale ? waitingTask.get(key, id.ms, id.seq) : task.get(key, id.ms, id.seq);
         claimed = row && { ...row, attempts: row.attempts + d.attemptsAdded };
       }
       if (!claimed) continue;
