@@ -267,6 +267,29 @@ for (const driver of DRIVERS) {
       expect(engine.length("q")).toBe(1);
     });
 
+    test("a rollback puts deliveries back as they were before the turn", () => {
+      const { engine, push, pop } = setup();
+      for (let i = 1; i <= 4; i++) push("q", "n", String(i));
+      const [first, second] = pop("q", 2); // held in memory only (not written yet)
+      engine.turn.enter();
+      expect(engine.ack("q", [first.id])).toBe(1);
+      expect(engine.nack("q", second.id, "boom")).toBe(true);
+      expect(engine.deliver("q", "g", "c2", 1, false).length).toBe(1);
+      engine.turn.failure = new Error("simulated commit failure");
+      engine.turn.finish();
+      // The ack, the nack and the new delivery are undone: 1 and 2 held, 3 and 4 waiting.
+      expect(engine.counts("q")).toEqual({ available: 2, in_flight: 2, done: 0, dead: 0 });
+      expect(engine.length("q")).toBe(2);
+      expect(pop("q", 5).map((t) => t.fields[1])).toEqual(["3", "4"]);
+      const turnAck = () => {
+        engine.turn.enter();
+        const n = engine.ack("q", [first.id, second.id]);
+        engine.turn.finish();
+        return n;
+      };
+      expect(turnAck()).toBe(2);
+    });
+
     test.skipIf(!driver.sqliteFile)("the database is readable: tasks table with queue, status text and JSON fields", () => {
       const { engine, dataDir, push, pop } = setup({ claimWriteDelayMs: 0 });
       push("emails", "to", "a@example.com");

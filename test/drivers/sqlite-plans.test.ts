@@ -44,12 +44,10 @@ const INTENDED: Record<string, string> = {
 const MAY_SCAN_OR_SORT: Record<string, RegExp> = {
   // XINFO's per-state counts: one key's rows, grouped by a handful of states.
   countByStatus: /^USE TEMP B-TREE FOR GROUP BY$/,
-  // Read once at start-up (and after a rollback): every queue, each key's waiting count in one
-  // walk of the table in key order (no sort), and after a rollback every task in flight.
+  // Read once at start-up (and after a rollback): every queue, and each key's live rows counted
+  // in one walk of the table in key order (no sort).
   allQueues: /^SCAN queues$/,
   countAtStart: /^SCAN task_state$/,
-  countWaiting: /^SCAN task_state$/,
-  heldScan: /^SCAN task_state$/,
 };
 
 function plan(db: Database, sql: string): string[] {

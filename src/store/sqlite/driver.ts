@@ -238,18 +238,19 @@ export class SqliteDriver implements Driver {
       const rows = this.sql.allQueues.all() as QueueRow[];
       this.ids = new Map(rows.map((row) => [row.name, row.id]));
       this.names = new Map(rows.map((row) => [row.id, row.name]));
-      this.leftovers.clear();
+      const counts = this.sql.countAtStart.all();
       if (recovery) {
         this.held.clear();
+        this.leftovers.clear();
         this.restart = recovery;
-        const counts = this.sql.countAtStart.all();
         this.waiting.load(counts);
         for (const c of counts) if (c.held > 0) this.leftovers.set(c.key, { ms: -1, seq: 0 });
       } else {
-        // After a rollback the held set is as before the turn (held.ts journals it), and claims
-        // not written yet still read as waiting rows: count those out.
-        const unwritten = this.held.unwrittenCounts();
-        this.waiting.load(this.sql.countWaiting.all().map((c) => ({ key: c.key, n: c.n - (unwritten.get(c.key) ?? 0) })));
+        // After a rollback the held set is as before the turn (held.ts journals it). Every live
+        // row it does not hold waits, counting tasks left in flight by the last run; their walk
+        // starts over, since releases the rollback undid may lie behind its cursor.
+        this.waiting.load(counts.map((c) => ({ key: c.key, n: c.n - this.held.count(c.key) })));
+        for (const key of this.leftovers.keys()) this.leftovers.set(key, { ms: -1, seq: 0 });
       }
       this.retention.reset(rows.flatMap((row) => [row.id * 2, row.id * 2 + 1]));
       return rows.map((row) => ({

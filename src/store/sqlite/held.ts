@@ -218,15 +218,6 @@ export class HeldTasks {
     return this.unwrittenHead < this.unwritten.length ? this.unwritten[this.unwrittenHead].task.deliveredAt : null;
   }
 
-  /** Held claims not written yet, per key (their rows still read as waiting). */
-  unwrittenCounts(): Map<number, number> {
-    const counts = new Map<number, number>();
-    for (const [key, held] of this.keys) {
-      for (const task of held.byId.values()) if (!task.written) counts.set(key, (counts.get(key) ?? 0) + 1);
-    }
-    return counts;
-  }
-
   get(key: number, ms: number, seq: number): HeldTask | undefined {
     return this.keys.get(key)?.byId.get(idKey(ms, seq));
   }

@@ -37,14 +37,6 @@ export interface RemovedRow extends Id {
   status: number;
 }
 
-export interface HeldRow extends Id {
-  key: number;
-  grp: string;
-  worker: string;
-  delivered_at: number;
-  attempts: number;
-  lease_until: number | null;
-}
 
 // A task as read: its state row `s` and its payload (same queue id, key >> 1, same task id).
 // A correlated subquery, not a JOIN: the JOIN planned the same keyed searches but ran ~10x
@@ -73,12 +65,9 @@ export const TASK_SQL = {
   saveQueueIds:
     "UPDATE queues SET last_ms = ?2, last_seq = ?3, entries_added = ?4, fields_bytes_max = ?5, max_deleted_ms = ?6, max_deleted_seq = ?7 WHERE id = ?1",
   saveQueueSettings: "UPDATE queues SET visibility_timeout_ms = ?2, max_attempts = ?3, retention_ms = ?4, entry_fields = ?5 WHERE id = ?1",
-  // At start: each key's waiting tasks, counting those in flight (a restart ends every lease),
-  // and how many of them are in flight. One walk of the table in key order, in SQLite.
+  // At start and after a rollback: each key's live rows (waiting or in flight) and how many are
+  // in flight. One walk of the table in key order, in SQLite.
   countAtStart: "SELECT key, count(*) AS n, sum(status = 1) AS held FROM task_state WHERE status <> 2 GROUP BY key",
-  // After a rollback: each key's waiting tasks, and every task in flight (held.ts is rebuilt).
-  countWaiting: "SELECT key, count(*) AS n FROM task_state WHERE status = 0 OR status = 3 GROUP BY key",
-  heldScan: "SELECT key, ms, seq, grp, worker, delivered_at, attempts, lease_until FROM task_state WHERE status = 1",
   // The next live rows of one key after ?2-?3, in id order (waiting.ts reads its ids from here).
   liveAfter: "SELECT ms, seq, status FROM task_state WHERE key = ?1 AND (ms, seq) > (?2, ?3) AND status <> 2 ORDER BY ms, seq LIMIT ?4",
   // A task's payload size (claims of fat tasks are bounded by reply bytes): ?1 queue id.
@@ -157,8 +146,6 @@ export function prepareAll(db: Database) {
     saveQueueIds: q(TASK_SQL.saveQueueIds),
     saveQueueSettings: q(TASK_SQL.saveQueueSettings),
     countAtStart: q<{ key: number; n: number; held: number }>(TASK_SQL.countAtStart),
-    countWaiting: q<{ key: number; n: number }>(TASK_SQL.countWaiting),
-    heldScan: q<HeldRow>(TASK_SQL.heldScan),
     liveAfter: q<{ ms: number; seq: number; status: number }>(TASK_SQL.liveAfter),
     payloadSize: q<{ bytes: number }>(TASK_SQL.payloadSize),
     claimRow: q(TASK_SQL.claimRow),
