@@ -267,6 +267,28 @@ for (const driver of DRIVERS) {
       expect(engine.length("q")).toBe(1);
     });
 
+    test.skipIf(!driver.sqliteFile)("a delivery's active-time waits in memory for the next turn that writes", () => {
+      const { engine, dataDir, push, pop } = setup();
+      push("q", "n", "1");
+      pop("q", 1, "w1");
+      const activeAt = () => {
+        const db = new Database(join(dataDir, "ezra.db"), { readonly: true });
+        const row = db.query("SELECT active_at FROM consumers WHERE name = 'w1'").get() as { active_at: number | null };
+        db.close();
+        return row.active_at;
+      };
+      // Created by its first delivery (a write); a later delivery moves the time in memory only.
+      const first = activeAt();
+      expect(first).not.toBeNull();
+      push("q", "n", "2");
+      const later = Date.now() + 5;
+      while (Date.now() < later);
+      pop("q", 1, "w1");
+      expect(activeAt()).toBe(first);
+      push("q", "n", "3");
+      expect(activeAt()!).toBeGreaterThan(first!);
+    });
+
     test("a rollback puts deliveries back as they were before the turn", () => {
       const { engine, push, pop } = setup();
       for (let i = 1; i <= 4; i++) push("q", "n", String(i));

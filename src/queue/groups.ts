@@ -108,7 +108,7 @@ export function consumerInfos(engine: Engine, key: string, group: string): Consu
     name: c.name,
     pending: pending.get(c.name) ?? 0,
     seenAt: engine.seen.seenAt(queue, group, c.name, c.seenAt),
-    activeAt: c.activeAt,
+    activeAt: engine.seen.activeAt(queue, group, c.name, c.activeAt),
   }));
 }
 

@@ -1,6 +1,7 @@
-// Consumers' seen-times (XINFO CONSUMERS `idle`, XINFO STREAM FULL `seen-time`) kept in memory,
-// so an empty poll changes no row: they reach the consumers table in the next turn that writes
-// anyway (Engine's before-commit hook), or at shutdown. A crash loses only poll-only seen-times.
+// Consumers' seen-times (XINFO CONSUMERS `idle`, XINFO STREAM FULL `seen-time`) and active-times
+// (`inactive`: their last delivery) kept in memory, so an empty poll or a delivery changes no
+// consumer row: they reach the consumers table in the next turn that writes anyway (Engine's
+// before-commit hook), or at shutdown. A crash loses only those times since the last such turn.
 import type { Driver } from "../store/driver.ts";
 
 interface Seen {
@@ -9,6 +10,8 @@ interface Seen {
   name: string;
   /** Latest seen-time, ms since epoch; never older than the row's. */
   at: number;
+  /** Latest delivery to it known here (0: none); the row's may be older. */
+  active: number;
 }
 
 export class ConsumerSeen {
@@ -23,7 +26,7 @@ export class ConsumerSeen {
    * A command from `name`: moves its seen-time to `now` in memory. False when the consumer has
    * no row, so the caller must create it (a real write).
    */
-  touch(queue: string, group: string, name: string, now: number): boolean {
+  touch(queue: string, group: string, name: string, now: number, active = false): boolean {
     let entry = this.get(queue, group, name);
     if (!entry) {
       const stored = this.driver.consumerSeenAt(queue, group, name);
@@ -34,7 +37,17 @@ export class ConsumerSeen {
       entry.at = now;
       this.dirty.add(entry);
     }
+    if (active && now > entry.active) {
+      entry.active = now;
+      this.dirty.add(entry);
+    }
     return true;
+  }
+
+  /** The active-time to report, given the row's. */
+  activeAt(queue: string, group: string, name: string, stored: number | null): number | null {
+    const entry = this.get(queue, group, name);
+    return entry && entry.active > (stored ?? 0) ? entry.active : stored;
   }
 
   /** The consumer's row was just written (created, or given a task with) seen_at = `at`. */
@@ -76,7 +89,7 @@ export class ConsumerSeen {
 
   /** Writes every seen-time held only in memory. Only inside a transaction that writes anyway. */
   save(): void {
-    this.driver.saveSeenAt([...this.dirty]);
+    this.driver.saveSeenAt([...this.dirty].map((e) => ({ queue: e.queue, group: e.group, name: e.name, at: e.at, activeAt: e.active || null })));
     this.dirty.clear();
   }
 
@@ -112,7 +125,7 @@ export class ConsumerSeen {
     if (!groups) this.byQueue.set(queue, (groups = new Map()));
     let consumers = groups.get(group);
     if (!consumers) groups.set(group, (consumers = new Map()));
-    const entry: Seen = { queue, group, name, at };
+    const entry: Seen = { queue, group, name, at, active: 0 };
     consumers.set(name, entry);
     return entry;
   }

@@ -166,9 +166,9 @@ export class Tasks {
     const q = this.queues.get(key) ?? this.queues.create(queueOf(key));
     this.groups.ensure(q.name, group);
     const now = this.now();
-    // A command from a known consumer moves its seen-time in memory only; creating the consumer,
-    // or a delivery (a turn that writes anyway), writes its row.
-    if (!active && this.seen.touch(q.name, group, consumer, now)) return;
+    // A command from a known consumer, a delivery too, moves its times in memory only (seen.ts);
+    // creating the consumer writes its row.
+    if (this.seen.touch(q.name, group, consumer, now, active)) return;
     this.driver.touchConsumer(q.name, group, consumer, now, active ? now : null);
     this.seen.written(q.name, group, consumer, now);
   }

@@ -198,7 +198,7 @@ export interface Driver {
   deleteConsumer(queue: string, group: string, consumer: string): void;
   consumerSeenAt(queue: string, group: string, consumer: string): number | null;
   /** Moves stored seen-times forward (never back). */
-  saveSeenAt(seen: { queue: string; group: string; name: string; at: number }[]): void;
+  saveSeenAt(seen: { queue: string; group: string; name: string; at: number; activeAt: number | null }[]): void;
   consumers(queue: string, group: string): ConsumerRecord[];
   consumerCount(queue: string, group: string): number;
 

@@ -38,7 +38,9 @@ export const CLAIM_SQL = {
   deleteConsumer: "DELETE FROM consumers WHERE queue = ?1 AND grp = ?2 AND name = ?3",
   // Seen-times polls left in memory (queue/seen.ts): looked up once, written in a turn that writes anyway.
   consumerSeen: "SELECT seen_at FROM consumers WHERE queue = ?1 AND grp = ?2 AND name = ?3",
-  saveSeen: "UPDATE consumers SET seen_at = max(seen_at, ?4) WHERE queue = ?1 AND grp = ?2 AND name = ?3",
+  saveSeen: `UPDATE consumers SET seen_at = max(seen_at, ?4),
+      active_at = CASE WHEN ?5 IS NULL THEN active_at ELSE max(COALESCE(active_at, 0), ?5) END
+    WHERE queue = ?1 AND grp = ?2 AND name = ?3`,
   deleteGroupConsumers: "DELETE FROM consumers WHERE queue = ?1 AND grp = ?2",
   deleteGroup: "DELETE FROM groups WHERE queue = ?1 AND name = ?2",
 } as const;

@@ -413,8 +413,8 @@ export class SqliteDriver implements Driver {
     return this.claims.consumerSeen.get(queue, group, consumer)?.seen_at ?? null;
   }
 
-  saveSeenAt(seen: { queue: string; group: string; name: string; at: number }[]): void {
-    for (const s of seen) this.claims.saveSeen.run(s.queue, s.group, s.name, s.at);
+  saveSeenAt(seen: { queue: string; group: string; name: string; at: number; activeAt: number | null }[]): void {
+    for (const s of seen) this.claims.saveSeen.run(s.queue, s.group, s.name, s.at, s.activeAt);
   }
 
   consumers(queue: string, group: string): ConsumerRecord[] {

@@ -30,7 +30,7 @@ export interface HeldTask {
 
 export type HeldFields = Omit<HeldTask, "gone">;
 
-/** What a turn changed, per task: how it was held before the turn's first change (null: not held). */
+/** One change a turn made to a task: how it was held just before it (null: not held). */
 interface JournalEntry {
   key: number;
   ms: number;
@@ -118,8 +118,8 @@ export class HeldTasks {
   /** Claims not written yet, oldest first (entries gone or written since are skipped). */
   private unwritten: { key: number; task: HeldTask }[] = [];
   private unwrittenHead = 0;
-  /** The open turn's first change to each task, for undoTurn(); null between turns. */
-  private journal: Map<string, JournalEntry> | null = null;
+  /** The open turn's changes in order, for undoTurn(); null between turns. */
+  private journal: JournalEntry[] | null = null;
 
   get size(): number {
     return this.total;
@@ -136,7 +136,7 @@ export class HeldTasks {
   // --- the turn's journal ----------------------------------------------------------------
 
   beginTurn(): void {
-    this.journal = new Map();
+    this.journal = [];
   }
 
   endTurn(): void {
@@ -148,18 +148,16 @@ export class HeldTasks {
     const journal = this.journal;
     this.journal = null;
     if (!journal) return;
-    for (const { key, ms, seq, before } of journal.values()) {
+    // Newest first, so each task ends as it was before the turn's first change to it.
+    for (let i = journal.length - 1; i >= 0; i--) {
+      const { key, ms, seq, before } = journal[i];
       this.dropQuietly(key, ms, seq);
       if (before) this.hold(key, before);
     }
   }
 
   private note(key: number, ms: number, seq: number, current: HeldTask | undefined): void {
-    const journal = this.journal;
-    if (!journal) return;
-    const id = `${key}/${ms}-${seq}`;
-    if (journal.has(id)) return;
-    journal.set(id, { key, ms, seq, before: current ? copyFields(current) : null });
+    this.journal?.push({ key, ms, seq, before: current ? copyFields(current) : null });
   }
 
   // --- holding -----------------------------------------------------------------------------
