@@ -27,6 +27,16 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
+/**
+ * Servers started here and not yet exited. A test that fails before its stop() would leave its
+ * server running after the suite (found: disk-full servers still up an hour later), so the
+ * test process kills what is left when it exits.
+ */
+const running = new Set<{ kill(signal?: number | string): void }>();
+process.on("exit", () => {
+  for (const proc of running) proc.kill("SIGKILL");
+});
+
 /** Runs `bun src/main.ts --port 0 ...` (or a given executable) and waits for "listening on". */
 export async function startEzra(
   options: { dataDir?: string; args?: string[]; env?: Record<string, string>; command?: string[] } = {},
@@ -39,6 +49,8 @@ export async function startEzra(
     stdout: "pipe",
     stderr: "pipe",
   });
+  running.add(proc);
+  void proc.exited.then(() => running.delete(proc));
   let text = "";
   const collect = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder();
