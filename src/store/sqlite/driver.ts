@@ -764,9 +764,7 @@ export class SqliteDriver implements Driver {
   }
 
   pendingByWorker(name: string, group: string): { worker: string; count: number }[] {
-    const counts = new Map<string, number>();
-    for (const held of this.held.group(this.key(name), group)?.from(FIRST_ID) ?? []) counts.set(held.worker, (counts.get(held.worker) ?? 0) + 1);
-    return [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([worker, count]) => ({ worker, count }));
+    return this.held.group(this.key(name), group)?.byWorker() ?? [];
   }
 
   pendingCount(name: string, group: string): number {
@@ -781,22 +779,13 @@ export class SqliteDriver implements Driver {
   }
 
   pending(q: PendingQuery): PendingRecord[] {
-    const out: PendingRecord[] = [];
-    for (const held of this.held.group(this.key(q.queue), q.group)?.from(q.start) ?? []) {
-      if (out.length >= q.count || held.ms > q.end.ms || (held.ms === q.end.ms && held.seq > q.end.seq)) break;
-      if (held.deliveredAt > q.deliveredBy || (q.worker !== null && held.worker !== q.worker)) continue;
-      out.push({ ms: held.ms, seq: held.seq, worker: held.worker, deliveredAt: held.deliveredAt, attempts: held.attempts });
-    }
-    return out;
+    const held = this.held.group(this.key(q.queue), q.group)?.range(q.start, q.end, q.deliveredBy, q.worker, q.count) ?? [];
+    return held.map((t) => ({ ms: t.ms, seq: t.seq, worker: t.worker, deliveredAt: t.deliveredAt, attempts: t.attempts }));
   }
 
   pendingFrom(name: string, group: string, start: Id, count: number): (Id & { deliveredAt: number })[] {
-    const out: (Id & { deliveredAt: number })[] = [];
-    for (const held of this.held.group(this.key(name), group)?.from(start) ?? []) {
-      if (out.length >= count) break;
-      out.push({ ms: held.ms, seq: held.seq, deliveredAt: held.deliveredAt });
-    }
-    return out;
+    const held = this.held.group(this.key(name), group)?.range(start, LAST_ID, Infinity, null, count) ?? [];
+    return held.map((t) => ({ ms: t.ms, seq: t.seq, deliveredAt: t.deliveredAt }));
   }
 
   private takeoverParams(t: Takeover) {
@@ -876,4 +865,5 @@ function takeDataDirLock(dataDir: string): Database {
 }
 
 const FIRST_ID: Id = { ms: 0, seq: 0 };
+const LAST_ID: Id = { ms: Number.MAX_VALUE, seq: Number.MAX_VALUE };
 const isWaiting = (status: number) => status === STATUS.available || status === STATUS.dead;

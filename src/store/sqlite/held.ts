@@ -94,7 +94,28 @@ export class GroupHeld {
     for (let i = this.entries.length - 1; i >= 0; i--) if (!this.entries[i].gone) return this.entries[i];
     return null;
   }
+
+  // --- XPENDING and XAUTOCLAIM's views -----------------------------------------------------
+
+  /** How many tasks each holder has, by holder name (XPENDING's summary). */
+  byWorker(): { worker: string; count: number }[] {
+    const counts = new Map<string, number>();
+    for (const t of this.from(FIRST_ID)) counts.set(t.worker, (counts.get(t.worker) ?? 0) + 1);
+    return [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([worker, count]) => ({ worker, count }));
+  }
+
+  /** Tasks from `start` to `end` (inclusive) delivered at or before `deliveredBy`, of `worker` if given; `count` at most. */
+  range(start: Id, end: Id, deliveredBy: number, worker: string | null, count: number): HeldTask[] {
+    const out: HeldTask[] = [];
+    for (const t of this.from(start)) {
+      if (out.length >= count || before(end, t)) break;
+      if (t.deliveredAt <= deliveredBy && (worker === null || t.worker === worker)) out.push(t);
+    }
+    return out;
+  }
 }
+
+const FIRST_ID: Id = { ms: 0, seq: 0 };
 
 class KeyHeld {
   readonly byId = new Map<number | string, HeldTask>();
