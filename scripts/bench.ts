@@ -1,5 +1,5 @@
 // Side-by-side benchmark of ezra against redis-server, same client code, same machine, one run.
-// Usage: bun scripts/bench.ts [--preset 8x8,1x1,push,fat,backlog,latency,memory,idle-cpu,startup]
+// Usage: bun scripts/bench.ts [--preset 8x8,8x8-multi,1x1,push,fat,backlog,latency,memory,idle-cpu,startup]
 //        [--servers ezra-full,ezra-normal,redis,redis-aof] [--n TASKS] [--quick] [--binary PATH]
 // JSON lines on stdout, progress and a summary table on stderr. See docs/performance.md.
 import { existsSync } from "node:fs";
@@ -15,6 +15,8 @@ const KiB = 1024;
 type Preset = WorkloadSpec & { quickTasks: number };
 const WORKLOADS: Record<string, Preset> = {
   "8x8": { producers: 8, consumers: 8, count: 16, payloadBytes: 64, tasks: 200_000, quickTasks: 5_000 },
+  // The 8x8 load with producers pushing in MULTI blocks of 16 XADDs (a batch that must land whole).
+  "8x8-multi": { producers: 8, consumers: 8, count: 16, payloadBytes: 64, tasks: 200_000, quickTasks: 5_000, multiBlock: 16 },
   "1x1": { producers: 1, consumers: 1, count: 1, payloadBytes: 64, tasks: 20_000, quickTasks: 1_000 },
   // Producers only (nobody consumes), each pipelining 64 XADDs.
   push: { producers: 8, consumers: 0, count: 0, payloadBytes: 64, tasks: 200_000, quickTasks: 5_000 },

@@ -18,6 +18,8 @@ export interface WorkloadSpec {
   count: number;
   payloadBytes: number;
   tasks: number;
+  /** Producers push in MULTI ... EXEC blocks of this many XADDs (one reply per block counts them all). */
+  multiBlock?: number;
 }
 
 export interface PushResult {
@@ -66,14 +68,45 @@ async function bounded<T>(clients: RespClient[], deadlineMs: number, what: strin
 /** Pushes `total` tasks through `clients`, each keeping up to IN_FLIGHT_PER_PRODUCER in flight. */
 function produce(
   clients: RespClient[], queue: string, payloadBytes: number, total: number, xaddMs: number[], inFlight = IN_FLIGHT_PER_PRODUCER,
+  multiBlock = 0,
 ): Promise<void> {
   const command = encode(["XADD", queue, "*", "payload", new Uint8Array(payloadBytes).fill(120)]);
   const done = deferred<void>();
   let left = total;
   let outstanding = 0;
+  const multi = encode(["MULTI"]);
+  const exec = encode(["EXEC"]);
   for (const client of clients) {
+    // A block: MULTI, n XADDs (each +QUEUED), EXEC answering n ids; its latency counts for each id.
+    const sendBlock = (n: number) => {
+      const sentAt = performance.now();
+      client.send(multi, (reply) => {
+        if (reply !== "OK") done.reject(new Error(`MULTI answered ${describe(reply)}`));
+      });
+      for (let i = 0; i < n; i++) {
+        client.send(command, (reply) => {
+          if (reply !== "QUEUED") done.reject(new Error(`XADD in MULTI answered ${describe(reply)}`));
+        });
+      }
+      client.send(exec, (reply) => {
+        if (!Array.isArray(reply) || reply.length !== n || reply.some((id) => typeof id !== "string")) {
+          return done.reject(new Error(`EXEC answered ${describe(reply)}`));
+        }
+        const ms = performance.now() - sentAt;
+        for (let i = 0; i < n; i++) xaddMs.push(ms);
+        outstanding -= n;
+        if (left === 0 && outstanding === 0) done.resolve();
+        else fill();
+      });
+    };
     const fill = () => {
-      while (client.inFlight < inFlight && left > 0) {
+      while (multiBlock > 0 && client.inFlight < inFlight && left > 0) {
+        const n = Math.min(multiBlock, left);
+        left -= n;
+        outstanding += n;
+        sendBlock(n);
+      }
+      while (multiBlock === 0 && client.inFlight < inFlight && left > 0) {
         left--;
         outstanding++;
         const sentAt = performance.now();
@@ -205,7 +238,7 @@ export async function lifecycle(port: number, queue: string, spec: WorkloadSpec,
   const xaddMs: number[] = [];
   const startedAt = performance.now();
   let pushSeconds = 0;
-  const pushed = produce(producers, queue, spec.payloadBytes, spec.tasks, xaddMs).then(() => {
+  const pushed = produce(producers, queue, spec.payloadBytes, spec.tasks, xaddMs, IN_FLIGHT_PER_PRODUCER, spec.multiBlock ?? 0).then(() => {
     pushSeconds = (performance.now() - startedAt) / 1000;
   });
   const drained = consume(consumers, queue, spec.count, spec.payloadBytes, spec.tasks);
