@@ -8,6 +8,8 @@ import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync, w
 import { join } from "node:path";
 import Redis from "ioredis";
 import { seededRandom } from "../scripts/torture.ts";
+import { storageError } from "../src/commands/router.ts";
+import { StorageError } from "../src/store/driver.ts";
 import { BUN, ROOT, removeDir, startEzra, tempDir } from "./helpers/servers.ts";
 import { requireTool, TOOLS } from "./helpers/tools.ts";
 
@@ -226,4 +228,11 @@ test("a foreign SQLite file, even with an unmerged WAL, is refused and left unto
   } finally {
     removeDir(dir);
   }
+});
+
+test("a failed fdatasync is worded apart from a failed write: the turn is in the file, the disk did not confirm it", () => {
+  const failed = storageError(new StorageError("FAILED", "database or disk is full"));
+  expect(failed.reply).toBe("ERR ezra storage error, nothing was stored: database or disk is full");
+  const unconfirmed = storageError(new StorageError("NOT_DURABLE", "fdatasync of ezra.db-wal failed: EIO"));
+  expect(unconfirmed.reply).toBe("ERR ezra storage error, written but not confirmed on disk (a power cut may undo it): fdatasync of ezra.db-wal failed: EIO");
 });

@@ -1,5 +1,6 @@
 // Routes one decoded request: finds the command (and subcommand), checks arity and auth once,
 // runs the handler inside the current group-commit turn, and turns failures into error replies.
+import { StorageError } from "../queue/engine.ts";
 import { QueueError } from "../queue/errors.ts";
 import { fromQueueError, UserError } from "./errors.ts";
 import { lower, text } from "./args.ts";
@@ -96,5 +97,9 @@ export function dispatch(ctx: Context, args: Uint8Array[]): Error | null {
 }
 
 export function storageError(err: Error): UserError {
+  // After a failed fdatasync the turn is in the file, but the disk did not confirm it.
+  if (err instanceof StorageError && err.code === "NOT_DURABLE") {
+    return new UserError("ERR", `ezra storage error, written but not confirmed on disk (a power cut may undo it): ${err.message}`);
+  }
   return new UserError("ERR", `ezra storage error, nothing was stored: ${err.message}`);
 }

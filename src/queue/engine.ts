@@ -19,6 +19,7 @@ import { KeyVersions, versionedDriver } from "./watch.ts";
 // The queue layer's shapes, for front doors that only know the engine.
 export { DEAD_SUFFIX, isDeadView, queueOf, type QueueDefaults, type QueueSettings };
 export type { EntryFields } from "../store/driver.ts";
+export { StorageError } from "../store/driver.ts";
 export { DELIVERY_REPLY_BYTES_MAX, type Entry, type PushOptions, READ_COUNT_MAX, type ReadRequest, type ReadResult, type TrimRule } from "./tasks.ts";
 
 /** The server-wide defaults (entries keep ezra's attempts fields unless a queue says plain). */

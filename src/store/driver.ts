@@ -133,7 +133,8 @@ export type StorageErrorCode =
   | "NEWER_SCHEMA" // written by a newer ezra
   | "CORRUPT" // damaged file
   | "UNREADABLE" // cannot be opened as a database at all
-  | "FAILED"; // a statement failed (disk full, I/O error, ...)
+  | "FAILED" // a statement failed (disk full, I/O error, ...): nothing of the turn is stored
+  | "NOT_DURABLE"; // the turn was written but its fdatasync failed: a power cut may undo it
 
 export class StorageError extends Error {
   constructor(

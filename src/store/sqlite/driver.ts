@@ -167,7 +167,7 @@ export class SqliteDriver implements Driver {
       if (this.walFd < 0) this.walFd = openSync(`${this.location}-wal`, "r");
       fdatasyncSync(this.walFd);
     } catch (err) {
-      throw new StorageError("FAILED", `fdatasync of ${this.location}-wal failed, so the last commit may not be on disk: ${(err as Error).message}`);
+      throw new StorageError("NOT_DURABLE", `fdatasync of ${this.location}-wal failed: ${(err as Error).message}`);
     }
   }
 
