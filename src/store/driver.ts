@@ -162,12 +162,18 @@ export interface Driver {
    * (only early-answered deliveries, or timer work) it may reach the disk with a later commit.
    */
   commit(durable: boolean): boolean;
+  /**
+   * Undoes the open turn, in storage and in what the driver keeps in memory; also called after
+   * the database rolled back by itself, and after a COMMIT whose sync failed (then nothing is
+   * undone: the turn is written).
+   */
   rollback(): void;
   readonly inTransaction: boolean;
   /** True once a statement of the open transaction has changed a row. */
   wroteSinceBegin(): boolean;
   /** The database's own failure inside a call, as a StorageError; null for anything else (a bug). */
   failureOf(err: unknown): StorageError | null;
+  /** Writes what the driver holds in memory only (claims not written yet), then closes. */
   close(): void;
 
   // --- start-up ------------------------------------------------------------------------
