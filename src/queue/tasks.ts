@@ -2,7 +2,7 @@
 // ack, nack and delete, and the counts and entries XLEN, XINFO and the reads show. Tasks live in
 // storage; the queues' cached progress is Queues', the group names GroupNames'. Deliveries and
 // returned tasks tell the timer (dueBy) and the blocked readers (signal).
-import type { Driver, TaskRecord } from "../store/driver.ts";
+import type { Driver, EntryFields, TaskRecord } from "../store/driver.ts";
 import { decodeFields, encodeFields, type FieldValue } from "../store/fields.ts";
 import { QueueError } from "./errors.ts";
 import type { GroupNames } from "./groups.ts";
@@ -178,7 +178,7 @@ export class Tasks {
     const now = this.now();
     const dead = isDeadView(key);
     const { visibilityTimeoutMs, retentionMs, maxAttempts, entryFields } = this.queues.effective(key);
-    let count = this.countFor(key, countGiven);
+    let count = countGiven ?? defaultCount(entryFields);
     const from = dead ? "dead" : "available";
     const fattest = this.queues.get(key)?.fieldsBytesMax ?? 0;
     if (count > 1 && count * fattest > DELIVERY_REPLY_BYTES_MAX) count = this.countWithinBytes(key, from, count);
@@ -201,8 +201,7 @@ export class Tasks {
 
   /** A read's COUNT for `key`: as given, else 1, or READ_COUNT_MAX where entries are plain (Redis gives all). */
   countFor(key: string, countGiven: number | null): number {
-    if (countGiven !== null) return countGiven;
-    return this.queues.effective(key).entryFields === "plain" ? READ_COUNT_MAX : 1;
+    return countGiven ?? defaultCount(this.queues.effective(key).entryFields);
   }
 
   /** How many of the next `count` tasks fit in DELIVERY_REPLY_BYTES_MAX (at least one). */
@@ -313,6 +312,9 @@ export class Tasks {
     return toEntries(rows, maxAttempts, entryFields === "plain");
   }
 }
+
+/** XREADGROUP without COUNT: one task, or as Redis every waiting entry (to the cap) where entries are plain. */
+const defaultCount = (entryFields: EntryFields) => (entryFields === "plain" ? READ_COUNT_MAX : 1);
 
 function toEntries(rows: TaskRecord[], queueMaxAttempts: number, plain: boolean): Entry[] {
   const entries = rows.map((row) => ({

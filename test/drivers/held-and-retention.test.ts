@@ -89,3 +89,17 @@ test("retention buckets: one range per key and purge second; due ones come out e
   expect(buckets.next(123)).toBe(123);
   expect([...buckets.due(10_000)]).toEqual([]);
 });
+
+test("retention buckets stay few for a long retention: one per second within the hour, per minute within the day, per hour beyond", () => {
+  const buckets = new RetentionBuckets();
+  buckets.reset([]);
+  const now = Date.now();
+  // An ack every 2 s over a week of purge times: 302,400 acks.
+  for (let t = 0; t < 7 * 86_400_000; t += 2000) buckets.add(4, t, now + t);
+  const count = (buckets as unknown as { seconds: number[] }).seconds.length;
+  expect(count).toBeLessThan(1800 + 1440 + 168 + 3);
+  // A purge is never early: each bucket ends at or after every purge time in it.
+  expect(buckets.next(0)! >= now).toBe(true);
+  const firstDue = [...buckets.due(now + 30 * 86_400_000)];
+  expect(firstDue.length).toBe(count);
+});

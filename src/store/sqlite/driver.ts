@@ -479,8 +479,11 @@ export class SqliteDriver implements Driver {
    */
   private holdClaim(key: number, claimed: TaskRecord, d: Delivery): void {
     const { worker, group, deliveredAt, leaseUntil } = d;
-    const held = this.held.hold(key, { ms: claimed.ms, seq: claimed.seq, group, worker, deliveredAt, attempts: claimed.attempts, leaseUntil, written: false });
-    if (this.claimWriteDelayMs === 0) this.writeHeldClaim(key, held);
+    const { ms, seq, attempts } = claimed;
+    // With no delay the claim is written in its turn, so it never joins the unwritten list.
+    const written = this.claimWriteDelayMs === 0;
+    if (written) this.sql.writeClaim.run(key, ms, seq, attempts, worker, group, leaseUntil, deliveredAt);
+    this.held.hold(key, { ms, seq, group, worker, deliveredAt, attempts, leaseUntil, written });
   }
 
   private writeHeldClaim(key: number, held: HeldTask): void {

@@ -1,5 +1,9 @@
 // When done tasks are due for purging, kept in memory by the SQLite driver as coarse buckets:
-// per second of purge time, per key, the range of task ids (by ms) acked with that purge time.
+// per span of purge time, per key, the range of task ids (by ms) acked with that purge time.
+// A span is one second for purges due within the hour, a minute within the day, an hour
+// beyond, so the buckets of a queue number at most a few thousand whatever its retention
+// (one-second buckets of a 7-day retention were 604,800 per queue); a purge is then late by
+// at most its span.
 // The retention sweep deletes each due bucket's range with one keyed statement, so task_state
 // needs no index by purge time (that partial index cost every ack a b-tree insert and every
 // purge a delete: docs/storage.md, "Held tasks in memory"). A bucket costs a few dozen bytes
@@ -9,14 +13,14 @@
 // hold done rows is marked unswept, and the sweep walks it in id order in chunks (deleting what
 // is due, bucketing the rest), so start-up pays no scan for retention.
 
-/** A key's task ids (by ms) acked within one second of purge time. */
+/** A key's task ids (by ms) acked with purge times in one span. */
 interface Range {
   loMs: number;
   hiMs: number;
 }
 
 export class RetentionBuckets {
-  /** Purge second -> key -> id range. */
+  /** Purge span's end, in seconds -> key -> id range. */
   private buckets = new Map<number, Map<number, Range>>();
   /** Purge seconds with a bucket, ascending (acks mostly append: purge times grow). */
   private seconds: number[] = [];
@@ -33,7 +37,8 @@ export class RetentionBuckets {
 
   /** A task of `key` with id `ms`-* is done, to be purged at `purgeAt`. */
   add(key: number, ms: number, purgeAt: number): void {
-    const second = Math.ceil(purgeAt / 1000);
+    const span = spanSeconds(purgeAt - Date.now());
+    const second = Math.ceil(purgeAt / 1000 / span) * span;
     let bucket = this.buckets.get(second);
     if (!bucket) {
       bucket = new Map();
@@ -83,4 +88,10 @@ function insertSorted(sorted: number[], item: number): void {
   let i = sorted.length;
   while (i > 0 && sorted[i - 1] > item) i--;
   sorted.splice(i, 0, item);
+}
+
+/** Purges due within the hour go by the second, within the day by the minute, later by the hour. */
+function spanSeconds(dueInMs: number): number {
+  if (dueInMs <= 3_600_000) return 1;
+  return dueInMs <= 86_400_000 ? 60 : 3600;
 }
